@@ -1,0 +1,214 @@
+#include "ndjson_sink.hpp"
+
+#include <progcap/sdk/codec.hpp>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <random>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace progcap::plugins::ndjson {
+
+struct NdjsonSink::Output {
+  std::string target;  // final name
+  std::string temp;    // where bytes go until flush
+  int fd = -1;
+  uint64_t lines = 0;
+  bool to_stdout = false;
+};
+
+namespace {
+
+[[noreturn]] void throw_errno(const std::string& what, const std::string& path) {
+  const int e = errno;
+  if (e == ENOSPC || e == EDQUOT || e == EFBIG) {
+    throw sdk::FatalError(what + " " + path + ": no space left (" + std::strerror(e) + "); nothing was renamed into place");
+  }
+  if (e == EACCES || e == EPERM || e == EROFS) throw sdk::ConfigError(what + " " + path + ": " + std::strerror(e));
+  throw sdk::IoError(what + " " + path + ": " + std::strerror(e));
+}
+
+std::string temp_name(const std::string& target) {
+  std::random_device rd;
+  const fs::path t(target);
+  return (t.parent_path() / ("." + t.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rd() % 100000)))
+      .string();
+}
+
+void copy_file_into(int dst, const std::string& src_path) {
+  const int src = ::open(src_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (src < 0) {
+    if (errno == ENOENT) return;  // nothing to append to yet
+    throw_errno("cannot read", src_path);
+  }
+  char buf[1 << 16];
+  while (true) {
+    const ssize_t n = ::read(src, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ::close(src);
+      throw_errno("cannot read", src_path);
+    }
+    if (n == 0) break;
+    ssize_t off = 0;
+    while (off < n) {
+      const ssize_t w = ::write(dst, buf + off, static_cast<size_t>(n - off));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        ::close(src);
+        throw_errno("cannot copy", src_path);
+      }
+      off += w;
+    }
+  }
+  ::close(src);
+}
+
+}  // namespace
+
+NdjsonSink::NdjsonSink(sdk::Context ctx, const sdk::Config& cfg) : sdk::Sink(ctx) {
+  directory_ = cfg.get_optional(kDirectory).value_or("");
+  path_ = cfg.get_optional(kPath).value_or("");
+  stdout_ = cfg.get(kStdout);
+  append_ = cfg.get(kMode) == "append";
+  fsync_ = cfg.get(kFsync);
+  const int targets = (directory_.empty() ? 0 : 1) + (path_.empty() ? 0 : 1) + (stdout_ ? 1 : 0);
+  if (targets != 1) {
+    throw sdk::ConfigError("set exactly one of 'directory', 'path' or 'stdout: true' (found " + std::to_string(targets) + ")");
+  }
+  std::error_code ec;
+  if (!directory_.empty()) {
+    fs::create_directories(directory_, ec);
+    if (ec) throw sdk::ConfigError("cannot create directory " + directory_ + ": " + ec.message());
+    if (::access(directory_.c_str(), W_OK) != 0) throw sdk::ConfigError("directory " + directory_ + " is not writable: " + std::strerror(errno));
+  }
+  if (!path_.empty()) {
+    const fs::path parent = fs::path(path_).parent_path();
+    if (!parent.empty()) {
+      fs::create_directories(parent, ec);
+      if (ec) throw sdk::ConfigError("cannot create directory " + parent.string() + ": " + ec.message());
+    }
+    const std::string dir = parent.empty() ? "." : parent.string();
+    if (::access(dir.c_str(), W_OK) != 0) throw sdk::ConfigError("directory " + dir + " is not writable: " + std::strerror(errno));
+  }
+}
+
+NdjsonSink::~NdjsonSink() {
+  // Reached without flush() only when the host gives up on the step: remove
+  // temporary files so nothing half-written is left behind.
+  for (auto& [name, out] : outputs_) {
+    if (out->fd >= 0) {
+      ::close(out->fd);
+      ::unlink(out->temp.c_str());
+    }
+  }
+}
+
+NdjsonSink::Output& NdjsonSink::output_for(std::string_view stream) {
+  std::string target;
+  if (stdout_) {
+    target = "-";
+  } else if (!path_.empty()) {
+    target = path_;
+  } else {
+    target = (fs::path(directory_) / (std::string(stream) + ".ndjson")).string();
+  }
+  auto it = outputs_.find(target);
+  if (it != outputs_.end()) return *it->second;
+  auto out = std::make_unique<Output>();
+  out->target = target;
+  if (stdout_) {
+    out->to_stdout = true;
+  } else {
+    out->temp = temp_name(target);
+    out->fd = ::open(out->temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out->fd < 0) throw_errno("cannot create", out->temp);
+    if (append_) copy_file_into(out->fd, target);
+  }
+  auto& ref = *out;
+  outputs_.emplace(target, std::move(out));
+  return ref;
+}
+
+void NdjsonSink::prepare(const progcap_schema& schema) { output_for(sdk::from_abi(schema.stream)); }
+
+void NdjsonSink::write_out(Output& out, const std::string& data) {
+  if (out.to_stdout) {
+    if (std::fwrite(data.data(), 1, data.size(), stdout) != data.size()) throw_errno("cannot write", "stdout");
+    return;
+  }
+  size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = ::write(out.fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot write", out.temp);
+    }
+    off += static_cast<size_t>(n);
+  }
+}
+
+sdk::Status NdjsonSink::write(const sdk::BatchView& batch) {
+  Output& out = output_for(batch.stream());
+  const bool tag = stdout_ || !path_.empty();
+  buf_.clear();
+  const progcap_schema& schema = batch.schema();
+  for (uint64_t r = 0; r < batch.rows(); ++r) {
+    if (tag) {
+      buf_ += "{\"_stream\":";
+      sdk::append_json_string(buf_, batch.stream());
+      const size_t mark = buf_.size();
+      sdk::append_json_row(buf_, schema, batch.row_values(r));
+      // splice: {"_stream":"x"{"a":1}  ->  {"_stream":"x","a":1}
+      if (buf_.size() > mark + 2) {
+        buf_[mark] = ',';
+      } else {
+        buf_.resize(mark);
+        buf_ += '}';
+      }
+    } else {
+      sdk::append_json_row(buf_, schema, batch.row_values(r));
+    }
+    buf_ += '\n';
+    if (buf_.size() >= (1U << 20)) {
+      write_out(out, buf_);
+      buf_.clear();
+    }
+  }
+  write_out(out, buf_);
+  out.lines += batch.rows();
+  return sdk::Status::Ok;
+}
+
+void NdjsonSink::flush(uint32_t flags) {
+  if (stdout_) {
+    std::fflush(stdout);
+    return;
+  }
+  const bool complete = (flags & PROGCAP_FLUSH_END_OF_STREAM) != 0;
+  for (auto& [name, out] : outputs_) {
+    if (out->fd < 0) continue;
+    if (fsync_ && ::fsync(out->fd) != 0) throw_errno("cannot sync", out->temp);
+    if (::close(out->fd) != 0) {
+      out->fd = -1;
+      throw_errno("cannot close", out->temp);
+    }
+    out->fd = -1;
+    const std::string final_name = complete ? out->target : out->target + ".partial";
+    if (::rename(out->temp.c_str(), final_name.c_str()) != 0) throw_errno("cannot rename into place", final_name);
+    if (complete) {
+      ctx().debug("wrote {} ({} lines)", final_name, out->lines);
+    } else {
+      ctx().warn("step did not complete: kept {} lines in {} (the final file was not replaced)", out->lines, final_name);
+    }
+  }
+  outputs_.clear();
+}
+
+}  // namespace progcap::plugins::ndjson
