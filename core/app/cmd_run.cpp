@@ -115,6 +115,13 @@ int cmd_validate(const Globals& g, const std::vector<std::string>& args) {
 }
 
 int cmd_run(const Globals& g, const std::vector<std::string>& args) {
+  // Signals: block SIGINT/SIGTERM before any thread exists (threads inherit
+  // the mask, e.g. cpprest's pool); one thread below handles them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   po::options_description desc("progcap run PIPELINE [options]");
   desc.add_options()("help,h", "show this help")("set", po::value<std::vector<std::string>>()->composing(),
                                                  "NAME=VALUE: set a pipeline input (repeatable)")(
@@ -178,12 +185,6 @@ int cmd_run(const Globals& g, const std::vector<std::string>& args) {
     if (dry) state = std::make_shared<core::OverlayStateStore>(file_store);
   }
 
-  // Signals: block them in every thread, handle them in one.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   core::install_crash_handler();
 
   core::Runner runner(pipeline, opts, state);

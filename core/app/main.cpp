@@ -8,6 +8,7 @@
 #include <progcap/core/text.hpp>
 #include <progcap/core/version.hpp>
 
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -59,6 +60,8 @@ int main(int argc, char** argv) {
     if (!ec) g.exe = resolved;
   }
   if (const char* lvl = std::getenv("PROGCAP_LOG_LEVEL"); lvl != nullptr && *lvl != '\0') g.log_level = lvl;
+  // A file-size limit (or a full disk) must surface as a write error, not kill us.
+  std::signal(SIGXFSZ, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   // Global options come before the command.
   size_t i = 0;

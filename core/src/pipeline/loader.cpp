@@ -174,7 +174,8 @@ class Parser {
   bool expect(const Value& v, Value::Kind kind, const std::string& what) {
     if (v.kind == kind) return true;
     static const char* names[] = {"null", "a scalar", "a list", "a mapping"};
-    diags_.add(v.where, what + " must be " + names[static_cast<int>(kind)] + ", found " + names[static_cast<int>(v.kind)]);
+    diags_.add(v.where, what + " must be " + names[static_cast<int>(kind)] + ", found " + names[static_cast<int>(v.kind)] +
+                            (v.kind == Value::Kind::Null ? " (YAML reads null, ~ and empty values as null; quote the text)" : ""));
     return false;
   }
 

@@ -336,16 +336,18 @@ struct Runner::Impl {
     rep.dead_letter_file = ctx.dead_letters->path();
     if (ctx.opts.http) rep.http = ctx.opts.http->stats();
     bool any_failed = false;
+    bool config_failure = false;
     bool any_interrupted = false;
     for (const auto& s : rep.steps) {
       if (s.status == "failed") any_failed = true;
+      if (s.status == "failed" && s.error_status == PROGCAP_ERR_CONFIG) config_failure = true;
       if (s.status == "interrupted" || s.status == "timed_out") any_interrupted = true;
     }
     const StopReason why = ctx.token.reason();
     const size_t max_dead = ctx.opts.max_dead_letters.value_or(pipeline.max_dead_letters);
     if (any_failed) {
       rep.status = "failed";
-      rep.exit_code = kExitFailed;
+      rep.exit_code = config_failure ? kExitConfig : kExitFailed;
     } else if (any_interrupted || why == StopReason::Signal || why == StopReason::Timeout) {
       rep.status = "interrupted";
       rep.exit_code = kExitInterrupted;

@@ -370,17 +370,19 @@ struct StepRunner::Impl {
 
   std::mutex err_mu;
   std::string error;      // first failure
+  progcap_status error_status = PROGCAP_OK;
   bool failed = false;
   std::atomic<uint64_t> dead{0};
 
   // ------------------------------------------------------------------------
 
-  void fail(const std::string& msg) {
+  void fail(const std::string& msg, progcap_status status = PROGCAP_ERR_FATAL) {
     {
       std::lock_guard<std::mutex> g(err_mu);
       if (!failed) {
         failed = true;
         error = msg;
+        error_status = status;
       }
     }
     logger()->error("step '{}': {}", step.name, msg);
@@ -427,7 +429,8 @@ struct StepRunner::Impl {
     }
     if (inst.self == nullptr) {
       fail(std::string(to_string(rc.kind)) + " '" + rc.type + "' (plugin " + rc.info->plugin_name + ") failed to start: " +
-           (err.message.empty() ? "create returned NULL without a message" : err.message));
+           (err.message.empty() ? "create returned NULL without a message" : err.message),
+           err.code == PROGCAP_OK ? PROGCAP_ERR_FATAL : err.code);
       return false;
     }
     if (rc.info->def.start != nullptr) {
@@ -437,7 +440,7 @@ struct StepRunner::Impl {
         s = rc.info->def.start(inst.self, &err);
       }
       if (s != PROGCAP_OK) {
-        fail(std::string(to_string(rc.kind)) + " '" + rc.type + "' failed to start (" + status_name(s) + "): " + err.message);
+        fail(std::string(to_string(rc.kind)) + " '" + rc.type + "' failed to start (" + status_name(s) + "): " + err.message, s);
         return false;
       }
     }
@@ -537,7 +540,7 @@ struct StepRunner::Impl {
             PluginCallScope scope(sk.call_label.c_str(), "flush");
             s = def.flush(sk.self, completed ? PROGCAP_FLUSH_END_OF_STREAM : PROGCAP_FLUSH_INTERRUPTED, &err);
           }
-          if (s != PROGCAP_OK) fail("sink '" + sk.rc->type + "' failed to flush (" + status_name(s) + "): " + err.message);
+          if (s != PROGCAP_OK) fail("sink '" + sk.rc->type + "' failed to flush (" + status_name(s) + "): " + err.message, s);
         }
         return;
       }
@@ -556,7 +559,7 @@ struct StepRunner::Impl {
           s = def.prepare(sk.self, b.schema()->abi(), &err);
         }
         if (s != PROGCAP_OK) {
-          fail("sink '" + sk.rc->type + "' cannot take stream '" + b.schema()->name + "' (" + status_name(s) + "): " + err.message);
+          fail("sink '" + sk.rc->type + "' cannot take stream '" + b.schema()->name + "' (" + status_name(s) + "): " + err.message, s);
           sink_failed = true;
           continue;
         }
@@ -615,7 +618,7 @@ struct StepRunner::Impl {
       } else if (s == PROGCAP_ERR_CANCELLED) {
         return false;
       } else {
-        fail("sink '" + sk.rc->type + "' failed on stream '" + b.schema()->name + "' (" + status_name(s) + "): " + err.message);
+        fail("sink '" + sk.rc->type + "' failed on stream '" + b.schema()->name + "' (" + status_name(s) + "): " + err.message, s);
         return false;
       }
       tracker->ack(idx, sequence);
@@ -675,6 +678,7 @@ struct StepRunner::Impl {
     if (failed) {
       report.status = "failed";
       report.error = error;
+      report.error_status = error_status;
     } else if (why == StopReason::Timeout) {
       report.status = "timed_out";
       report.error = "step timed out after " + text::human_duration(step.timeout ? step.timeout->count() : 0);
@@ -744,8 +748,7 @@ struct StepRunner::Impl {
         continue;
       }
       if (s == PROGCAP_ERR_CANCELLED) break;
-      fail("source '" + step.source.type + "' failed (" + status_name(s) + "): " +
-           (err.message.empty() ? "no message" : err.message));
+      fail("source '" + step.source.type + "' failed (" + status_name(s) + "): " + (err.message.empty() ? "no message" : err.message), s);
       break;
     }
     // Rows emitted before a stop are drained to the sinks (nothing is lost).

@@ -7,34 +7,36 @@
 namespace progcap::core::text {
 
 size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  // Optimal string alignment: insertions, deletions, substitutions and
+  // adjacent transpositions ("stesp" -> "steps" is one edit).
+  auto eq = [](char x, char y) { return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y)); };
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t sub = prev[j - 1] + (std::tolower(static_cast<unsigned char>(a[i - 1])) ==
-                                                std::tolower(static_cast<unsigned char>(b[j - 1]))
-                                            ? 0
-                                            : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (eq(a[i - 1], b[j - 1]) ? 0 : 1)});
+      if (i > 1 && j > 1 && eq(a[i - 1], b[j - 2]) && eq(a[i - 2], b[j - 1])) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
-    std::swap(prev, cur);
   }
-  return prev[b.size()];
+  return d[a.size()][b.size()];
 }
 
 std::string closest(std::string_view word, const std::vector<std::string>& candidates) {
   std::string best;
   size_t best_d = std::string::npos;
+  // Accept up to a third of the word's length (at least 1, at most 3 edits).
+  const size_t limit = std::clamp<size_t>(word.size() / 3, 1, 3);
   for (const auto& c : candidates) {
-    const size_t d = edit_distance(word, c);
+    size_t d = edit_distance(word, c);
+    // A word that is a prefix of a candidate ("repository" of
+    // "repository_name") is a likely abbreviation.
+    if (d > limit && word.size() >= 4 && c.size() > word.size() && std::string_view(c).substr(0, word.size()) == word) d = limit;
     if (d < best_d) {
       best_d = d;
       best = c;
     }
   }
-  // Accept up to a third of the word's length (at least 1, at most 3 edits).
-  const size_t limit = std::clamp<size_t>(word.size() / 3, 1, 3);
   return best_d <= limit ? best : std::string();
 }
 

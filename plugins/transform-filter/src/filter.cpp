@@ -9,7 +9,7 @@ namespace progcap::plugins::filter {
 FilterTransform::FilterTransform(sdk::Context ctx, const sdk::Config& cfg)
     : sdk::Transform(ctx), field_(cfg.get(kField)), op_(cfg.get(kOp)), value_(cfg.get_optional(kValue).value_or("")),
       stream_(cfg.get_optional(kStream)) {
-  if (op_ != "null" && op_ != "not_null" && !cfg.get_optional(kValue)) {
+  if (op_ != "is_null" && op_ != "not_null" && !cfg.get_optional(kValue)) {
     throw sdk::ConfigError("op '" + op_ + "' needs a 'value'");
   }
   double d = 0;
@@ -32,7 +32,7 @@ bool compare(const std::string& op, const T& a, const T& b) {
 }  // namespace
 
 bool FilterTransform::keep(const progcap_value& v) const {
-  if (op_ == "null") return v.type == PROGCAP_TYPE_NULL;
+  if (op_ == "is_null") return v.type == PROGCAP_TYPE_NULL;
   if (op_ == "not_null") return v.type != PROGCAP_TYPE_NULL;
   if (v.type == PROGCAP_TYPE_NULL) return op_ == "ne";
   switch (v.type) {

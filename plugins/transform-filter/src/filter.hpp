@@ -13,15 +13,15 @@ class FilterTransform final : public sdk::Transform {
  public:
   static constexpr std::string_view kType = "filter";
   static constexpr std::string_view kDescription =
-      "Keeps rows whose `field` satisfies `op` against `value` (eq, ne, lt, le, gt, ge, null, not_null, contains). "
+      "Keeps rows whose `field` satisfies `op` against `value` (eq, ne, lt, le, gt, ge, is_null, not_null, contains). "
       "Numbers compare numerically, timestamps as RFC 3339 instants, everything else as text. Rows of streams other "
       "than `stream` pass unchanged.";
   static inline const auto kField = sdk::option<std::string>("field").required().describe("field to test");
   static inline const auto kOp = sdk::option<std::string>("op")
                                      .default_value("eq")
-                                     .one_of({"eq", "ne", "lt", "le", "gt", "ge", "null", "not_null", "contains"})
+                                     .one_of({"eq", "ne", "lt", "le", "gt", "ge", "is_null", "not_null", "contains"})
                                      .describe("comparison");
-  static inline const auto kValue = sdk::option<std::string>("value").describe("value to compare with (not needed for null/not_null)");
+  static inline const auto kValue = sdk::option<std::string>("value").describe("value to compare with (not needed for is_null/not_null)");
   static inline const auto kStream = sdk::option<std::string>("stream").describe("only filter this stream (default: every stream)");
   static sdk::OptionList options() { return {kField, kOp, kValue, kStream}; }
 

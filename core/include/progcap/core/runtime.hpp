@@ -65,6 +65,7 @@ struct StepReport {
   std::string name;
   std::string status = "pending";  // ok | failed | interrupted | timed_out | skipped
   std::string error;
+  int32_t error_status = 0;  // progcap_status of the failure (PROGCAP_ERR_CONFIG -> exit 78)
   double duration_ms = 0;
   ComponentReport source;
   std::vector<ComponentReport> transforms;

@@ -428,6 +428,10 @@ typedef struct progcap_plugin_descriptor {
    The entry returns a descriptor that stays valid until deinit, or NULL. */
 typedef const progcap_plugin_descriptor* (*progcap_plugin_entry_fn)(const progcap_host_api* host);
 
+/* Declarations of the two exports (defined by each plugin, never by the host). */
+PROGCAP_EXPORT extern const uint32_t progcap_plugin_abi_version;
+PROGCAP_EXPORT const progcap_plugin_descriptor* progcap_plugin_entry(const progcap_host_api* host);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

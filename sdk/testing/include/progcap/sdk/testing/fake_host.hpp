@@ -309,7 +309,7 @@ class FakeHost {
   }
 
   /// Writes owned rows as one batch to a sink (calls prepare first once per schema).
-  progcap_status write(Instance* sink, const progcap_schema* schema, const std::vector<OwnedRow>& rows,
+  progcap_status write(Instance* sink, const progcap_schema* schema, const std::vector<OwnedRow>& batch_rows,
                        uint64_t sequence = 1) {
     progcap_error err;
     if (prepared_.insert_or_assign(schema, true).second && sink->def->prepare != nullptr) {
@@ -320,11 +320,11 @@ class FakeHost {
       }
     }
     std::vector<progcap_value> vals;
-    for (const auto& r : rows) {
+    for (const auto& r : batch_rows) {
       for (const auto& v : r) vals.push_back(v.view());
     }
     progcap_batch_ctx bctx{this};
-    progcap_batch b{sizeof(progcap_batch), PROGCAP_BATCH_FORMAT_ROWS, schema, rows.size(), schema->field_count, 0,
+    progcap_batch b{sizeof(progcap_batch), PROGCAP_BATCH_FORMAT_ROWS, schema, batch_rows.size(), schema->field_count, 0,
                     vals.data(), sequence, &bctx};
     progcap_status s = sink->def->write(sink->self, &b, &err);
     if (s != PROGCAP_OK) last_error = err;

@@ -1,12 +1,12 @@
-// sink-null: accepts every batch, counts rows and bytes, writes nothing.
+// sink-blackhole: accepts every batch, counts rows and bytes, writes nothing.
 // Optional fault injection (fail_every) makes it useful for retry drills.
 #include <progcap/sdk/plugin.hpp>
 
-namespace progcap::plugins::null_sink {
+namespace progcap::plugins::blackhole {
 
-class NullSink final : public sdk::Sink {
+class BlackholeSink final : public sdk::Sink {
  public:
-  static constexpr std::string_view kType = "null";
+  static constexpr std::string_view kType = "blackhole";
   static constexpr std::string_view kDescription =
       "Discards rows after counting them (metrics rows, bytes). With fail_every: N, every Nth write answers RETRY once, "
       "to rehearse retries.";
@@ -16,7 +16,7 @@ class NullSink final : public sdk::Sink {
       "read every value (so benchmarks measure the full boundary crossing)");
   static sdk::OptionList options() { return {kFailEvery, kTouch}; }
 
-  NullSink(sdk::Context ctx, const sdk::Config& cfg) : sdk::Sink(ctx), fail_every_(cfg.get(kFailEvery)), touch_(cfg.get(kTouch)) {}
+  BlackholeSink(sdk::Context ctx, const sdk::Config& cfg) : sdk::Sink(ctx), fail_every_(cfg.get(kFailEvery)), touch_(cfg.get(kTouch)) {}
 
   sdk::Status write(const sdk::BatchView& batch) override {
     ++writes_;
@@ -51,7 +51,7 @@ class NullSink final : public sdk::Sink {
   bool retried_ = false;
 };
 
-}  // namespace progcap::plugins::null_sink
+}  // namespace progcap::plugins::blackhole
 
-PROGCAP_DECLARE_PLUGIN("sink-null", PROGCAP_PLUGIN_VERSION_STRING, "Discards and counts rows",
-                       progcap::plugins::null_sink::NullSink)
+PROGCAP_DECLARE_PLUGIN("sink-blackhole", PROGCAP_PLUGIN_VERSION_STRING, "Discards and counts rows",
+                       progcap::plugins::blackhole::BlackholeSink)

@@ -1,0 +1,115 @@
+// Runtime benchmark: records/s and peak RSS through the plugin boundary, and
+// the latency of `progcap plugins list`. Each scenario runs the real
+// `progcap` binary in a child process so peak RSS is per scenario
+// (wait4 ru_maxrss). Prints one JSON object per line, then the ratios.
+//
+//   progcap_bench_runtime [--quick]
+#include "subprocess.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <sys/resource.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+struct Sample {
+  double seconds = 0;
+  double peak_rss_mb = 0;
+  int exit_code = -1;
+};
+
+/// Runs argv, returns wall time and the child's peak RSS.
+Sample measure(const std::vector<std::string>& argv) {
+  std::vector<char*> cargv;
+  std::vector<std::string> copy = argv;
+  for (auto& a : copy) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  const auto t0 = std::chrono::steady_clock::now();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    ::dup2(devnull, 2);
+    ::execv(cargv[0], cargv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  rusage ru{};
+  ::wait4(pid, &status, 0, &ru);
+  Sample s;
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  s.peak_rss_mb = static_cast<double>(ru.ru_maxrss) / 1024.0;
+  s.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return s;
+}
+
+nlohmann::json pipeline_run(const std::string& name, const std::string& file, long long records) {
+  const std::string bench_dir = PROGCAP_BENCH_DIR;
+  const std::string state = "/tmp/progcap-bench-state-" + std::to_string(::getpid());
+  Sample best;
+  best.seconds = 1e9;
+  for (int rep = 0; rep < 3; ++rep) {  // best of three
+    Sample s = measure({PROGCAP_BINARY, "run", bench_dir + "/" + file, "--set", "records=" + std::to_string(records), "--state-dir",
+                        state, "--no-progress", "--log-level", "warn"});
+    if (s.exit_code != 0) {
+      std::cerr << "scenario " << name << " failed with exit code " << s.exit_code << "\n";
+      std::exit(1);
+    }
+    if (s.seconds < best.seconds) best = s;
+  }
+  std::filesystem::remove_all(state);
+  nlohmann::json j = {{"bench", "runtime"},
+                      {"scenario", name},
+                      {"records", records},
+                      {"seconds", best.seconds},
+                      {"records_per_s", static_cast<double>(records) / best.seconds},
+                      {"peak_rss_mb", best.peak_rss_mb}};
+  std::cout << j.dump() << std::endl;
+  return j;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  const long long small = quick ? 200000 : 1000000;
+  const long long large = small * 10;
+
+  auto bh_small = pipeline_run("synthetic->blackhole", "boundary-blackhole.yaml", small);
+  auto bh_large = pipeline_run("synthetic->blackhole", "boundary-blackhole.yaml", large);
+  auto nd_small = pipeline_run("synthetic->ndjson", "boundary-ndjson.yaml", small);
+  std::filesystem::remove_all("/tmp/progcap-bench-ndjson");
+
+  // `progcap plugins list`: 30 runs, median and p90.
+  std::vector<double> ms;
+  for (int i = 0; i < 30; ++i) ms.push_back(measure({PROGCAP_BINARY, "plugins", "list"}).seconds * 1000.0);
+  std::sort(ms.begin(), ms.end());
+  nlohmann::json pl = {{"bench", "runtime"}, {"scenario", "plugins list"}, {"runs", ms.size()}, {"median_ms", ms[ms.size() / 2]},
+                       {"p90_ms", ms[ms.size() * 9 / 10]}};
+  std::cout << pl.dump() << std::endl;
+
+  const double rss_ratio = bh_large["peak_rss_mb"].get<double>() / bh_small["peak_rss_mb"].get<double>();
+  nlohmann::json summary = {
+      {"bench", "runtime"},
+      {"scenario", "summary"},
+      {"blackhole_records_per_s", bh_small["records_per_s"]},
+      {"ndjson_records_per_s", nd_small["records_per_s"]},
+      {"ndjson_vs_blackhole_throughput", nd_small["records_per_s"].get<double>() / bh_small["records_per_s"].get<double>()},
+      {"rss_ratio_10x_records", rss_ratio},
+      {"plugins_list_median_ms", pl["median_ms"]},
+      {"target_boundary_1m_per_s", bh_small["records_per_s"].get<double>() >= 1e6},
+      {"target_rss_flat", rss_ratio <= 1.25},
+      {"target_plugins_list_50ms", pl["median_ms"].get<double>() < 50.0}};
+  std::cout << summary.dump() << std::endl;
+  return 0;
+}
