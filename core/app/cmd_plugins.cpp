@@ -118,6 +118,7 @@ void print_docs(const core::PluginRegistry& reg) {
         std::cout << "| option | type | required | default | description |\n|---|---|---|---|---|\n";
         for (const auto& o : c->options) {
           std::string desc = o.description;
+          if (!desc.empty() && desc.back() != '.') desc += '.';
           if (!o.allowed.empty()) desc += " One of: " + core::text::join(o.allowed, ", ") + ".";
           if (!o.pattern.empty()) desc += " Pattern: `" + o.pattern + "`.";
           if (o.range) desc += " Range: " + std::to_string(o.range->first) + "–" + std::to_string(o.range->second) + ".";
@@ -230,8 +231,149 @@ int cmd_plugins(const Globals& g, const std::vector<std::string>& args) {
   throw UsageError("unknown subcommand 'plugins " + sub + "'" + core::text::did_you_mean(sub, {"list", "describe", "docs"}));
 }
 
+namespace {
+
+/// JSON Schema (draft-07) of one option value; every value may also be a
+/// ${inputs.x} / ${env.X} reference.
+nlohmann::json option_value_schema(const core::OptionInfo& o) {
+  nlohmann::json t;
+  switch (o.type) {
+    case PROGCAP_OPTION_STRING:
+      t = {{"type", "string"}};
+      if (!o.pattern.empty()) t["pattern"] = "^(?:" + o.pattern + ")$";
+      if (!o.allowed.empty()) t["enum"] = o.allowed;
+      break;
+    case PROGCAP_OPTION_INT:
+      t = {{"type", "integer"}};
+      if (o.range) {
+        t["minimum"] = o.range->first;
+        t["maximum"] = o.range->second;
+      }
+      break;
+    case PROGCAP_OPTION_DOUBLE: t = {{"type", "number"}}; break;
+    case PROGCAP_OPTION_BOOL: t = {{"type", "boolean"}}; break;
+    case PROGCAP_OPTION_STRING_LIST:
+      t = {{"anyOf", nlohmann::json::array({{{"type", "array"}, {"items", {{"type", {"string", "integer"}}}}}, {{"type", "string"}}})}};
+      break;
+    case PROGCAP_OPTION_DURATION: t = {{"$ref", "#/definitions/duration"}}; break;
+    default: t = nlohmann::json::object(); break;
+  }
+  nlohmann::json out = {{"anyOf", nlohmann::json::array({t, {{"$ref", "#/definitions/reference"}}})}};
+  std::string desc = o.description;
+  if (!o.default_value.empty() && !o.secret) desc += (desc.empty() ? "" : " ") + std::string("Default: ") + o.default_value + ".";
+  if (!desc.empty()) out["description"] = desc;
+  return out;
+}
+
+nlohmann::json component_schema(const core::ComponentInfo& c, bool sink) {
+  nlohmann::json props = nlohmann::json::object();
+  nlohmann::json required = nlohmann::json::array();
+  for (const auto& o : c.options) {
+    props[o.name] = option_value_schema(o);
+    if (o.required) required.push_back(o.name);
+  }
+  nlohmann::json options = {{"type", "object"}, {"additionalProperties", false}, {"properties", props}};
+  if (!required.empty()) options["required"] = required;
+  nlohmann::json comp = {{"type", "object"},
+                         {"description", c.description},
+                         {"additionalProperties", false},
+                         {"required", {"type"}},
+                         {"properties", {{"type", {{"const", c.type}}}, {"name", {{"type", "string"}}}, {"options", options}}}};
+  if (!required.empty()) comp["required"].push_back("options");
+  if (sink) comp["properties"]["streams"] = {{"type", "array"}, {"items", {{"type", "string"}}}};
+  return comp;
+}
+
+/// The pipeline file schema, with per-component option schemas generated
+/// from the loaded plugins (so editors complete option names and values).
+nlohmann::json pipeline_schema(const core::PluginRegistry& reg) {
+  using J = nlohmann::json;
+  J defs;
+  defs["reference"] = {{"type", "string"},
+                       {"pattern", "\\$\\{\\s*(inputs|env)\\.[^}]+\\}"},
+                       {"description", "${inputs.NAME} or ${env.NAME} (${env.NAME:-default}); $${ is a literal ${"}};
+  defs["duration"] = {{"anyOf", J::array({{{"type", "string"}, {"pattern", "^[0-9]+(ms|s|m|min|h|d)?$"}},
+                                          {{"type", "integer"}, {"minimum", 0}}})}};
+  defs["retry"] = {{"type", "object"},
+                   {"additionalProperties", false},
+                   {"properties",
+                    {{"max_attempts", {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000}}},
+                     {"initial_backoff", {{"$ref", "#/definitions/duration"}}},
+                     {"max_backoff", {{"$ref", "#/definitions/duration"}}},
+                     {"multiplier", {{"type", "number"}, {"minimum", 1}}},
+                     {"jitter", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}}}}};
+  J settings = {{"timeout", {{"$ref", "#/definitions/duration"}}},
+                {"retry", {{"$ref", "#/definitions/retry"}}},
+                {"batch_size", {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000000}}},
+                {"queue_capacity", {{"type", "integer"}, {"minimum", 1}, {"maximum", 10000}}},
+                {"batch_timeout", {{"$ref", "#/definitions/duration"}}}};
+  defs["defaults"] = {{"type", "object"}, {"additionalProperties", false}, {"properties", settings}};
+  defs["input"] = {
+      {"type", {"object", "null"}},
+      {"additionalProperties", false},
+      {"properties",
+       {{"type", {{"enum", {"string", "int", "number", "bool", "list"}}}},
+        {"description", {{"type", "string"}}},
+        {"required", {{"type", "boolean"}}},
+        {"secret", {{"type", "boolean"}}},
+        {"unique", {{"type", "boolean"}}},
+        {"default", J::object()},
+        {"pattern", {{"type", "string"}}},
+        {"enum", {{"type", "array"}}},
+        {"min", {{"type", "integer"}}},
+        {"max", {{"type", "integer"}}}}}};
+  for (auto kind : {core::ComponentKind::Source, core::ComponentKind::Transform, core::ComponentKind::Sink}) {
+    J any = J::array();
+    J names = J::array();
+    for (const auto& t : reg.types(kind)) {
+      auto c = reg.find(kind, t);
+      if (!c || (c->flags & PROGCAP_COMPONENT_OBSOLETE) != 0) continue;
+      any.push_back(component_schema(*c, kind == core::ComponentKind::Sink));
+      names.push_back(t);
+    }
+    any.push_back({{"type", "string"}, {"enum", names}, {"description", "shorthand: just the type, default options"}});
+    defs[std::string(core::to_string(kind))] = {{"anyOf", any}};
+  }
+  J step_props = settings;
+  step_props["name"] = {{"type", "string"}, {"pattern", "^[a-z0-9][a-z0-9._-]*$"}};
+  step_props["description"] = {{"type", "string"}};
+  step_props["source"] = {{"$ref", "#/definitions/source"}};
+  step_props["transforms"] = {{"type", "array"}, {"items", {{"$ref", "#/definitions/transform"}}}};
+  step_props["sinks"] = {{"type", "array"}, {"minItems", 1}, {"items", {{"$ref", "#/definitions/sink"}}}};
+  defs["step"] = {{"type", "object"}, {"additionalProperties", false}, {"required", {"name", "source", "sinks"}}, {"properties", step_props}};
+  defs["parallel"] = {{"type", "object"},
+                      {"additionalProperties", false},
+                      {"required", {"parallel"}},
+                      {"properties", {{"parallel", {{"type", "array"}, {"minItems", 1}, {"items", {{"$ref", "#/definitions/step"}}}}}}}};
+  J root = {{"$schema", "http://json-schema.org/draft-07/schema#"},
+            {"$id", "https://github.com/progcap/progcap/pipelines/schema/pipeline.schema.json"},
+            {"title", "progcap pipeline"},
+            {"description", "A progcap pipeline file. Generated by `progcap pipelines schema` from the bundled plugins."},
+            {"type", "object"},
+            {"additionalProperties", false},
+            {"required", {"name", "steps"}},
+            {"properties",
+             {{"name", {{"type", "string"}, {"pattern", "^[a-z0-9][a-z0-9._-]*$"}}},
+              {"description", {{"type", "string"}}},
+              {"version", {{"const", 1}}},
+              {"inputs", {{"type", "object"}, {"propertyNames", {{"pattern", "^[a-z_][a-z0-9_]*$"}}}, {"additionalProperties", {{"$ref", "#/definitions/input"}}}}},
+              {"defaults", {{"$ref", "#/definitions/defaults"}}},
+              {"timeout", {{"$ref", "#/definitions/duration"}}},
+              {"max_dead_letters", {{"type", "integer"}, {"minimum", 0}}},
+              {"steps", {{"type", "array"}, {"minItems", 1}, {"items", {{"anyOf", J::array({{{"$ref", "#/definitions/step"}}, {{"$ref", "#/definitions/parallel"}}})}}}}}}},
+            {"definitions", defs}};
+  return root;
+}
+
+}  // namespace
+
 int cmd_pipelines(const Globals& g, const std::vector<std::string>& args) {
-  if (args.empty() || args[0] != "list") throw UsageError("usage: progcap pipelines list");
+  if (!args.empty() && args[0] == "schema") {
+    auto reg = load_plugins(g);
+    std::cout << pipeline_schema(*reg).dump(2) << "\n";
+    return core::kExitOk;
+  }
+  if (args.empty() || args[0] != "list") throw UsageError("usage: progcap pipelines list | progcap pipelines schema");
   std::vector<std::filesystem::path> dirs;
   core::find_pipeline("-", g.exe, &dirs);
   std::set<std::string> seen;

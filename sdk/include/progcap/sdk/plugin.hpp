@@ -20,6 +20,12 @@
 #include <type_traits>
 #include <vector>
 
+/// progcap_add_plugin() defines PROGCAP_PLUGIN_VERSION_STRING from its VERSION
+/// argument; other builds (e.g. a test executable) get this placeholder.
+#ifndef PROGCAP_PLUGIN_VERSION_STRING
+#define PROGCAP_PLUGIN_VERSION_STRING "0.0.0-unversioned"
+#endif
+
 namespace progcap::sdk::detail {
 
 inline void set_error(progcap_error* err, progcap_status code, std::string_view msg) noexcept {
