@@ -175,6 +175,7 @@ int cmd_run(const Globals& g, const std::vector<std::string>& args) {
   opts.github_actions = gha != nullptr && std::string(gha) == "true";
   opts.progress = vm.count("no-progress") == 0 && !opts.github_actions && isatty(STDERR_FILENO) != 0;
   opts.http = std::make_shared<core::http::Service>(core::http::make_cpprest_transport());
+  opts.http->set_quota_policy(core::http::make_rate_limit_governor());
 
   std::shared_ptr<core::StateStore> state;
   std::string state_file;

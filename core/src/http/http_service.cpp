@@ -31,20 +31,14 @@ std::string url_host(const std::string& url) {
 
 Service::Service(std::shared_ptr<Transport> transport, ServiceOptions opts) : transport_(std::move(transport)), opts_(opts) {}
 
-void Service::add_policy(std::string host_suffix, std::shared_ptr<RetryPolicy> policy) {
+void Service::set_quota_policy(std::shared_ptr<QuotaPolicy> policy) {
   std::lock_guard<std::mutex> g(mu_);
-  policies_.emplace_back(std::move(host_suffix), std::move(policy));
+  quota_ = std::move(policy);
 }
 
-std::shared_ptr<RetryPolicy> Service::policy_for(const std::string& url) const {
-  const std::string host = url_host(url);
+std::shared_ptr<QuotaPolicy> Service::quota_policy() const {
   std::lock_guard<std::mutex> g(mu_);
-  for (const auto& [suffix, p] : policies_) {
-    if (suffix.empty() || (host.size() >= suffix.size() && host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0)) {
-      return p;
-    }
-  }
-  return nullptr;
+  return quota_;
 }
 
 int64_t Service::default_delay(const Response& resp, unsigned attempt) const {
@@ -68,21 +62,29 @@ Response Service::execute(const Call& call, const std::atomic<bool>* cancel, con
                           unsigned* attempts_out) {
   const std::string endpoint = call.endpoint.empty() ? call.request.method + " " + url_path(call.request.url) : call.endpoint;
   const unsigned max_attempts = call.retry ? (call.max_attempts != 0 ? call.max_attempts : opts_.max_attempts) : 1;
-  auto policy = policy_for(call.request.url);
+  auto policy = call.quota_key.empty() ? nullptr : quota_policy();
   Response resp;
   unsigned attempt = 0;
+  unsigned counted = 0;     // attempts that count against max_attempts
+  unsigned quota_loops = 0;  // rate-limit retries (bounded separately)
   uint64_t waited = 0;
   while (true) {
     ++attempt;
+    ++counted;
     if (policy) {
-      const uint64_t wait = policy->before_send(call);
-      if (wait > 0) {
-        waited += wait;
-        if (!sleep(wait)) {
-          resp = Response{};
+      const QuotaPolicy::Admission adm = policy->admit(call, sleep);
+      waited += adm.waited_ms;
+      if (!adm.ok) {
+        resp = Response{};
+        if (cancel != nullptr && cancel->load()) {
           resp.error = "cancelled";
-          break;
+        } else {
+          resp.status = 429;
+          resp.error = adm.error;
+          resp.headers.emplace_back("x-progcap-quota-exhausted", "true");
+          resp.body = "{\"message\":\"" + adm.error + "\"}";
         }
+        break;
       }
     }
     const auto t0 = std::chrono::steady_clock::now();
@@ -105,9 +107,14 @@ Response Service::execute(const Call& call, const std::atomic<bool>* cancel, con
         ++stats_.retries;
       }
     }
+    const int64_t delay = policy ? policy->complete(call, resp, counted) : default_delay(resp, attempt);
     if (cancel != nullptr && cancel->load()) break;
-    const int64_t delay = policy ? policy->after_response(call, resp, attempt) : default_delay(resp, attempt);
-    if (delay < 0 || attempt >= max_attempts) break;
+    if (delay == kRetryAfterAdmission) {
+      if (++quota_loops > 50) break;
+      --counted;  // the admission step waits for the quota; this retry is free
+      continue;
+    }
+    if (delay < 0 || counted >= max_attempts) break;
     waited += static_cast<uint64_t>(delay);
     if (!sleep(static_cast<uint64_t>(delay))) break;
   }

@@ -3,6 +3,8 @@
 #include <progcap/core/runtime.hpp>
 #include <progcap/core/text.hpp>
 
+#include <progcap/sdk/codec.hpp>
+
 #include <nlohmann/json.hpp>
 
 namespace progcap::core {
@@ -69,6 +71,11 @@ std::string report_to_json(const RunReport& r) {
     for (const auto& [code, n] : st.by_status) e["by_status"][std::to_string(code)] = n;
     h["by_endpoint"][ep] = std::move(e);
   }
+  h["quota"] = nlohmann::json::array();
+  for (const auto& q : r.quota) {
+    h["quota"].push_back({{"key", q.key}, {"resource", q.resource}, {"limit", q.limit}, {"remaining", q.remaining}, {"used", q.used},
+                          {"reset_at", q.reset_epoch > 0 ? sdk::format_rfc3339(q.reset_epoch * 1000000) : std::string()}});
+  }
   j["http"] = std::move(h);
   std::string out = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
   return Redactor::instance().redact(out) + "\n";
@@ -99,6 +106,11 @@ std::string report_to_markdown(const RunReport& r) {
   if (r.http.requests > 0) {
     md += "\nHTTP: " + std::to_string(r.http.requests) + " requests, " + std::to_string(r.http.not_modified) + " not modified (304), " +
           std::to_string(r.http.retries) + " retries, waited " + text::human_duration(static_cast<long long>(r.http.wait_ms)) + ".\n";
+  }
+  for (const auto& q : r.quota) {
+    md += "\nQuota `" + q.key + "` " + q.resource + ": " + std::to_string(q.remaining) + " of " + std::to_string(q.limit) + " left";
+    if (q.reset_epoch > 0) md += " (resets " + sdk::format_rfc3339(q.reset_epoch * 1000000) + ")";
+    md += ".\n";
   }
   if (r.dead_lettered > 0) md += "\nDead letters: " + std::to_string(r.dead_lettered) + " in `" + r.dead_letter_file + "`.\n";
   return Redactor::instance().redact(md);

@@ -46,7 +46,8 @@ std::string with_commas(uint64_t n) {
 /// The live progress line on a TTY. It steps aside for log lines.
 class ProgressLine final : public ConsoleGuard {
  public:
-  explicit ProgressLine(std::vector<std::shared_ptr<StepLive>> steps) : steps_(std::move(steps)) {}
+  ProgressLine(std::vector<std::shared_ptr<StepLive>> steps, std::shared_ptr<http::Service> http)
+      : steps_(std::move(steps)), http_(std::move(http)) {}
   ~ProgressLine() override { stop(); }
   ProgressLine(const ProgressLine&) = delete;
   ProgressLine& operator=(const ProgressLine&) = delete;
@@ -110,6 +111,16 @@ class ProgressLine final : public ConsoleGuard {
       }
     }
     const double secs = std::chrono::duration<double>(Clock::now() - t0_).count();
+    if (http_) {
+      if (auto q = http_->quota_policy()) {
+        const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+        for (const auto& w : q->waits()) {
+          if (w.until_epoch_ms > now + 1000) {
+            item = "waiting " + text::human_duration(w.until_epoch_ms - now) + " for quota (" + w.reason + ")";
+          }
+        }
+      }
+    }
     char line[512];
     std::snprintf(line, sizeof line, "\r\033[K\u25b6 %s | %s records | %s batches | %.0f rec/s | %s%s%s", running.c_str(),
                   with_commas(records).c_str(), with_commas(batches).c_str(), secs > 0 ? static_cast<double>(records) / secs : 0.0,
@@ -121,6 +132,7 @@ class ProgressLine final : public ConsoleGuard {
   }
 
   std::vector<std::shared_ptr<StepLive>> steps_;
+  std::shared_ptr<http::Service> http_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::thread thread_;
@@ -251,7 +263,7 @@ struct Runner::Impl {
     for (size_t i = 0; i < pipeline.steps.size(); ++i) lives.push_back(std::make_shared<StepLive>());
     std::unique_ptr<ProgressLine> progress;
     if (ctx.opts.progress) {
-      progress = std::make_unique<ProgressLine>(lives);
+      progress = std::make_unique<ProgressLine>(lives, ctx.opts.http);
       progress->start();
     }
     // Watchdog: step and pipeline timeouts.
@@ -334,7 +346,10 @@ struct Runner::Impl {
     rep.finished_at = sdk::format_rfc3339(now_micros());
     rep.dead_lettered = ctx.dead_letters->count();
     rep.dead_letter_file = ctx.dead_letters->path();
-    if (ctx.opts.http) rep.http = ctx.opts.http->stats();
+    if (ctx.opts.http) {
+      rep.http = ctx.opts.http->stats();
+      if (auto q = ctx.opts.http->quota_policy()) rep.quota = q->snapshot();
+    }
     bool any_failed = false;
     bool config_failure = false;
     bool any_interrupted = false;

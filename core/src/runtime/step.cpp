@@ -240,6 +240,7 @@ struct StepRunner::Impl {
       call.graphql = (req.flags & PROGCAP_HTTP_GRAPHQL) != 0;
       call.retry = (req.flags & PROGCAP_HTTP_NO_RETRY) == 0;
       call.max_attempts = req.max_attempts;
+      call.max_wait_ms = req.max_wait_ms;
       unsigned attempts = 0;
       http::Response r = svc->execute(
           call, step_.token.flag(), [this](uint64_t ms) { return !step_.token.wait_for(ms); }, &attempts);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -75,19 +76,48 @@ struct Call {
   bool graphql = false;
   bool retry = true;
   unsigned max_attempts = 0;  // 0 = service default
+  uint64_t max_wait_ms = 0;   // quota waits longer than this fail the call (0 = governor default)
 };
 
-/// Decides whether a response is retryable and how long to wait; the default
-/// policy retries transport errors, 429, 502, 503, 504 (and 500) honouring
-/// Retry-After. A quota governor (added per API family) can wrap it.
-class RetryPolicy {
+/// A quota bucket as last reported by the server (x-ratelimit-* headers).
+struct QuotaSnapshot {
+  std::string key;       // quota key, e.g. "github:installation:42"
+  std::string resource;  // "core", "graphql", "search", ...
+  int64_t limit = -1;
+  int64_t remaining = -1;
+  int64_t used = -1;
+  int64_t reset_epoch = 0;  // seconds since the epoch
+};
+
+/// A wait in progress (for the progress line and logs).
+struct WaitInfo {
+  std::string key;
+  std::string reason;
+  int64_t until_epoch_ms = 0;
+};
+
+/// QuotaPolicy::complete() result: retry once admission allows it (a rate
+/// limit); such retries do not count against the call's max attempts.
+inline constexpr int64_t kRetryAfterAdmission = -2;
+
+/// Admission and retry decisions for calls that carry a quota key (one
+/// policy instance serves the whole process, so every step shares it).
+class QuotaPolicy {
  public:
-  virtual ~RetryPolicy() = default;
-  /// Milliseconds to wait before sending (0 = go). May block callers that
-  /// share a quota; implementations must return promptly on cancellation.
-  virtual uint64_t before_send(const Call& call) = 0;
-  /// Observe a response; return the delay before a retry, or -1 not to retry.
-  virtual int64_t after_response(const Call& call, const Response& resp, unsigned attempt) = 0;
+  struct Admission {
+    bool ok = true;        // false: give up (quota exhausted beyond max wait, or cancelled)
+    std::string error;     // why not
+    uint64_t waited_ms = 0;
+  };
+  virtual ~QuotaPolicy() = default;
+  /// Called before every attempt. May block (sleeping through `sleep`, which
+  /// returns false when cancelled) until the call may go.
+  virtual Admission admit(const Call& call, const std::function<bool(uint64_t)>& sleep) = 0;
+  /// Called after every attempt, also failed ones; learns from the response.
+  /// Returns the delay before a retry, or -1 when the response is final.
+  virtual int64_t complete(const Call& call, const Response& resp, unsigned attempt) = 0;
+  virtual std::vector<QuotaSnapshot> snapshot() const = 0;
+  virtual std::vector<WaitInfo> waits() const = 0;
 };
 
 struct ServiceOptions {
@@ -103,26 +133,41 @@ class Service {
 
   /// Sends with retries/backoff. `sleep` waits (cancellable); it returns
   /// false if cancelled. The final response is returned (status 0 on transport
-  /// failure) together with the number of attempts.
+  /// failure) together with the number of attempts. A call refused by the
+  /// quota policy comes back as a synthetic 429 with the header
+  /// `x-progcap-quota-exhausted: true` and the reason in `error`.
   Response execute(const Call& call, const std::atomic<bool>* cancel,
                    const std::function<bool(uint64_t ms)>& sleep, unsigned* attempts_out = nullptr);
 
-  /// Installs a policy (e.g. the GitHub quota governor) for URLs whose
-  /// host matches `host_suffix`; the default policy applies elsewhere.
-  void add_policy(std::string host_suffix, std::shared_ptr<RetryPolicy> policy);
+  /// Governs calls that carry a quota key (e.g. the GitHub governor).
+  void set_quota_policy(std::shared_ptr<QuotaPolicy> policy);
+  [[nodiscard]] std::shared_ptr<QuotaPolicy> quota_policy() const;
 
   [[nodiscard]] Stats stats() const;
 
  private:
   int64_t default_delay(const Response& resp, unsigned attempt) const;
-  std::shared_ptr<RetryPolicy> policy_for(const std::string& url) const;
 
   std::shared_ptr<Transport> transport_;
   ServiceOptions opts_;
   mutable std::mutex mu_;
   Stats stats_;
-  std::vector<std::pair<std::string, std::shared_ptr<RetryPolicy>>> policies_;
+  std::shared_ptr<QuotaPolicy> quota_;
 };
+
+/// The x-ratelimit-* header protocol (GitHub's): one bucket per (quota key,
+/// resource), updated from every response; waits for the reset instead of
+/// failing, slows down before exhaustion, honours Retry-After and secondary
+/// limits, caps concurrency per key and spaces mutating calls.
+struct GovernorOptions {
+  unsigned max_concurrency = 4;                        // in-flight requests per quota key
+  double pace_below_fraction = 0.10;                   // start pacing below this share of the limit
+  int64_t reserve = 0;                                 // never spend the last N units
+  std::chrono::milliseconds default_max_wait{65 * 60 * 1000};  // when a call has no max_wait_ms
+  std::chrono::milliseconds mutation_spacing{1000};   // between mutating calls of one key
+  std::chrono::milliseconds secondary_backoff{60000};  // without Retry-After
+};
+std::shared_ptr<QuotaPolicy> make_rate_limit_governor(GovernorOptions opts = {});
 
 /// "https://api.github.com/repos/a/b?x=1" -> "/repos/a/b"
 std::string url_path(const std::string& url);

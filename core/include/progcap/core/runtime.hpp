@@ -96,6 +96,7 @@ struct RunReport {
   std::string dead_letter_file;
   std::string state_file;
   http::Stats http;
+  std::vector<http::QuotaSnapshot> quota;  // rate-limit state at the end of the run
 };
 
 /// Serialises a report (secrets redacted).

@@ -252,6 +252,8 @@ typedef struct progcap_http_request {
   progcap_str endpoint;  /* metrics label, e.g. "GET /repos/{owner}/{repo}/pulls" */
   uint32_t max_attempts; /* 0 = host default */
   uint32_t reserved;
+  uint64_t max_wait_ms;  /* longest the host may wait for quota (rate-limit reset) before
+                            answering 429 with x-progcap-quota-exhausted; 0 = host default */
 } progcap_http_request;
 
 typedef struct progcap_http_response {

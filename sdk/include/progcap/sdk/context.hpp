@@ -71,6 +71,7 @@ struct HttpRequest {
   uint32_t flags = 0;     // PROGCAP_HTTP_*
   uint32_t timeout_ms = 0;
   uint32_t max_attempts = 0;
+  uint64_t max_wait_ms = 0;  // longest wait for rate-limit quota (0 = host default)
 };
 
 struct HttpResponse {
@@ -189,6 +190,7 @@ class Context {
     r.quota_key = to_abi(req.quota_key);
     r.endpoint = to_abi(req.endpoint);
     r.max_attempts = req.max_attempts;
+    r.max_wait_ms = req.max_wait_ms;
     HttpResponse out;
     auto cb = [](void* user, const progcap_http_response* resp) {
       auto* o = static_cast<HttpResponse*>(user);
