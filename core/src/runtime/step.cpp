@@ -305,7 +305,11 @@ struct StepRunner::Impl {
       }
       if (!open->append(values, count, error)) return PROGCAP_ERR_DATA;
       s_.live->records.fetch_add(1, std::memory_order_relaxed);
-      if (open->rows() >= s_.step.batch_size) s_.seal(stream);
+      if (open->rows() >= s_.step.batch_size) {
+        // Streams are declared parents first: rows emitted earlier into
+        // streams 0..stream-1 go out before this batch.
+        for (uint32_t i = 0; i <= stream; ++i) s_.seal(i);
+      }
       return PROGCAP_OK;
     }
 
@@ -476,7 +480,9 @@ struct StepRunner::Impl {
   void seal_aged() {
     const auto now = Clock::now();
     for (uint32_t i = 0; i < open.size(); ++i) {
-      if (open[i] && now - opened_at[i] >= step.batch_timeout) seal(i);
+      if (open[i] && now - opened_at[i] >= step.batch_timeout) {
+        for (uint32_t j = 0; j <= i; ++j) seal(j);  // keep parents first
+      }
     }
   }
 

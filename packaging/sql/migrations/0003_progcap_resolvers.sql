@@ -52,6 +52,7 @@ DECLARE
 BEGIN
   SELECT c.id INTO v_id FROM contributors c WHERE c.github_id = 10137;
   IF v_id IS NULL THEN
+    PERFORM pg_advisory_xact_lock(738353, 1);   -- same lock as progcap_upsert_contributors
     INSERT INTO contributors (github_id, username, display_name, avatar_url, profile_url, is_bot)
     VALUES (10137, 'ghost', 'Deleted user', 'https://avatars.githubusercontent.com/u/10137?v=4',
             'https://github.com/ghost', false)
@@ -92,6 +93,10 @@ BEGIN
       USING ERRCODE = '22023', HINT = 'Call with {"rows": [{...}, ...]}';
   END IF;
   v_received := jsonb_array_length(rows);
+  -- Contributor writes through these functions are serialised (transaction-scoped advisory lock):
+  -- the table has two unique keys and ON CONFLICT only arbitrates one, so two concurrent calls
+  -- inserting the same new user, or renaming, would otherwise race into 23505.
+  PERFORM pg_advisory_xact_lock(738353, 1);
 
   -- 1. validate, de-duplicate (last wins), settle login clashes inside the call
   WITH elems AS (
@@ -232,6 +237,8 @@ BEGIN
       USING ERRCODE = '22023', HINT = 'Call with {"rows": [{...}, ...]}';
   END IF;
   v_received := jsonb_array_length(rows);
+  -- serialised like contributors: three unique keys (github_id, full_name, owner+name) and renames
+  PERFORM pg_advisory_xact_lock(738353, 2);
 
   WITH elems AS (
     SELECT t.r, t.ord::integer AS ord,

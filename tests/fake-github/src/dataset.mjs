@@ -321,7 +321,7 @@ export class Dataset {
     for (let i = 0; i < nFiles; i++) {
       const path = (s.paths && s.paths[i]) || T.filePath(r, used);
       const isBin = path.endsWith('.png');
-      let status = s.fileStatus?.[i] ?? (isBin ? r.pick(['added', 'modified']) : r.weighted([[72, 'modified'], [14, 'added'], [7, 'removed'], [5, 'renamed'], [1, 'copied'], [1, 'changed']]));
+      let status = s.fileStatus?.[i] ?? (isBin ? r.pick(['added', 'modified']) : r.weighted([[76, 'modified'], [15, 'added'], [6.5, 'removed'], [1.5, 'renamed'], [0.5, 'copied'], [0.5, 'changed']]));
       let additions = 0, deletions = 0;
       if (!isBin) {
         if (status === 'added' || status === 'copied') additions = r.skewed(1, 300, 2.5);
@@ -345,7 +345,7 @@ export class Dataset {
       if (user) reviewers.push(user);
     }
     // review comments in threads; replies each create their own COMMENTED review (as on GitHub)
-    const nRC = s.nRC ?? r.weighted([[85, () => r.skewed(0, 10, 1.8)], [13.5, () => r.int(11, 40)], [1.5, () => r.int(101, 250)]])();
+    const nRC = s.nRC ?? r.weighted([[55, () => 0], [34, () => r.skewed(1, 10, 1.8)], [10, () => r.int(11, 40)], [1, () => r.int(101, 250)]])();
     if (nRC > 0 && !pr.reviews.some((x) => x.state !== 'PENDING')) {
       const t = this._t(r, created + MIN, activityEnd, 1.6);
       pr.reviews.push({ kind: 'review', pr, user: this._pickUser(r, repo, author), state: 'COMMENTED', created_at: t, submitted_at: t, commitIdx: commitAt(t) });

@@ -31,18 +31,22 @@ void append_arg(std::ostringstream& os, const T& v) {
 /// Minimal "{}" formatter so plugins need no formatting library.
 template <class... Args>
 std::string format(std::string_view fmt, const Args&... args) {
-  std::ostringstream os;
-  size_t pos = 0;
-  auto next = [&](auto const& arg) {
-    size_t open = fmt.find("{}", pos);
-    if (open == std::string_view::npos) return;
-    os << fmt.substr(pos, open - pos);
-    append_arg(os, arg);
-    pos = open + 2;
-  };
-  (next(args), ...);
-  os << fmt.substr(pos);
-  return os.str();
+  if constexpr (sizeof...(Args) == 0) {
+    return std::string(fmt);
+  } else {
+    std::ostringstream os;
+    size_t pos = 0;
+    auto next = [&](auto const& arg) {
+      size_t open = fmt.find("{}", pos);
+      if (open == std::string_view::npos) return;
+      os << fmt.substr(pos, open - pos);
+      append_arg(os, arg);
+      pos = open + 2;
+    };
+    (next(args), ...);
+    os << fmt.substr(pos);
+    return os.str();
+  }
 }
 
 inline void copy_str(void* user, progcap_str v) { static_cast<std::string*>(user)->assign(from_abi(v)); }
@@ -160,7 +164,9 @@ class Context {
     if (host_->secret_get(ctx_, to_abi(name), &detail::copy_str, &out) != PROGCAP_OK) return std::nullopt;
     return out;
   }
-  [[nodiscard]] std::optional<std::string> info(std::string_view key) const {
+  /// Run information: "run_id", "pipeline", "step", "component", "instance",
+  /// "dry_run", "state_dir", "host_version".
+  [[nodiscard]] std::optional<std::string> run_info(std::string_view key) const {
     std::string out;
     if (host_->info_get(ctx_, to_abi(key), &detail::copy_str, &out) != PROGCAP_OK) return std::nullopt;
     return out;

@@ -197,6 +197,11 @@ class Row {
     owned_.push_back(std::move(s));
     return set(i, std::string_view(owned_.back()));
   }
+  /// Copies JSON text into the row's own storage (valid until clear()).
+  Row& set_owned_json(size_t i, std::string s) {
+    owned_.push_back(std::move(s));
+    return set(i, Json{owned_.back()});
+  }
 
   [[nodiscard]] const progcap_value* data() const noexcept { return values_.data(); }
 

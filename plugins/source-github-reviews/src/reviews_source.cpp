@@ -1,0 +1,85 @@
+#include "reviews_source.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace progcap::plugins::github_reviews {
+
+ReviewsSource::ReviewsSource(sdk::Context ctx, const sdk::Config& cfg)
+    : gh::SourceBase(ctx, cfg, gh::StreamIndex{0, 1, 2, -1, 3, 4}), selection_(client_, s_, window_start_us()) {}
+
+sdk::Status ReviewsSource::poll(sdk::Emitter& out) {
+  writer_.bind(out);
+  if (!repository_done_) {
+    capture_repository(out);
+    return sdk::Status::Ok;
+  }
+  auto item = selection_.next();
+  if (!item) {
+    if (selection_.unchanged()) ctx().info("{}: no pull request changed since the last run (304)", s_.full_name);
+    selection_.finish();
+    publish_metrics();
+    return sdk::Status::Done;
+  }
+  if (item->updated_at && ctx().state_get("pr:" + std::to_string(item->number)) == item->updated_at) {
+    ctx().metric_add("prs_unchanged");
+    return sdk::Status::Ok;
+  }
+  capture(*item);
+  ctx().progress(s_.full_name + " #" + std::to_string(item->number), ++done_,
+                 selection_.listing() ? -1 : static_cast<int64_t>(s_.pr_numbers.size()));
+  return sdk::Status::Ok;
+}
+
+void ReviewsSource::capture(const gh::PrSelection::Item& item) {
+  const std::string n = std::to_string(item.number);
+  const std::string base = "/repos/" + s_.owner + "/" + s_.name + "/pulls/" + n;
+  std::optional<int64_t> id = item.github_id;
+  std::string updated = item.updated_at.value_or("");
+  gh::Page pr;
+  if (!selection_.listing()) {
+    // Explicit numbers: the PR itself (conditional, so unchanged PRs cost
+    // nothing) gives its id and tells whether anything changed.
+    pr = client_.get(client_.url(base), {"GET /repos/{owner}/{repo}/pulls/{number}", true, true});
+    if (pr.status == 404) {
+      ctx().metric_add("prs_not_found");
+      ctx().dead_letter("reviews", "{\"repository\":\"" + s_.full_name + "\",\"number\":" + n + "}",
+                        "pull request #" + n + " not found in " + s_.full_name + " (GitHub answered 404)");
+      return;
+    }
+    if (pr.not_modified) {
+      ctx().metric_add("prs_unchanged");
+      return;
+    }
+    id = writer_.pull_request(pr.json, true);
+    if (!id) return;
+    updated = pr.json.value("updated_at", std::string());
+  } else if (item.listed != nullptr) {
+    writer_.pull_request(*item.listed, false);
+  }
+  const gh::PrRef ref{item.number, id};
+  for (std::optional<std::string> url = client_.url(base + "/reviews?per_page=100"); url;) {
+    gh::Page page = client_.get(*url, {"GET /repos/{owner}/{repo}/pulls/{number}/reviews", false, false});
+    if (!page.json.is_array()) throw sdk::RetryError("GitHub answered a non-array review listing for #" + n);
+    for (auto& rv : page.json) {
+      // States arrive upper case; normalise anything else defensively.
+      if (rv.is_object() && rv.contains("state") && rv["state"].is_string()) {
+        std::string st = rv["state"].get<std::string>();
+        std::transform(st.begin(), st.end(), st.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+        rv["state"] = st;
+      }
+      writer_.review(rv, ref);
+    }
+    url = page.next;
+  }
+  for (std::optional<std::string> url = client_.url(base + "/comments?per_page=100"); url;) {
+    gh::Page page = client_.get(*url, {"GET /repos/{owner}/{repo}/pulls/{number}/comments", false, false});
+    if (!page.json.is_array()) throw sdk::RetryError("GitHub answered a non-array review comment listing for #" + n);
+    for (const auto& c : page.json) writer_.review_comment(c, ref);
+    url = page.next;
+  }
+  ctx().checkpoint("pr:" + n, updated);
+  if (!selection_.listing()) client_.commit_etag(pr);
+}
+
+}  // namespace progcap::plugins::github_reviews
