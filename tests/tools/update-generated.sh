@@ -10,9 +10,13 @@ doc="$src/docs/pipeline-reference.md"
 begin='<!-- BEGIN GENERATED: progcap plugins docs -->'
 end='<!-- END GENERATED -->'
 tmp=$(mktemp)
-awk -v b="$begin" -v e="$end" -v gen="$("$progcap" plugins docs)" '
-  $0==b {print; print gen; skip=1; next}
+gen=$(mktemp)
+"$progcap" plugins docs > "$gen"
+# getline from a file: awk -v would interpret backslash escapes in the text.
+awk -v b="$begin" -v e="$end" -v genfile="$gen" '
+  $0==b {print; while ((getline line < genfile) > 0) print line; skip=1; next}
   $0==e {skip=0}
   !skip {print}' "$doc" > "$tmp"
 mv "$tmp" "$doc"
+rm -f "$gen"
 echo "updated pipelines/schema/pipeline.schema.json and docs/pipeline-reference.md"
