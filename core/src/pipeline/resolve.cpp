@@ -466,9 +466,9 @@ ResolvedComponent resolve_component(ComponentKind kind, const ComponentSpec& c, 
     const Value* given = opts.get(o.name);
     std::optional<ConfigValue> value;
     bool deferred = false;
-    if (given != nullptr && given->kind != Value::Kind::Null) {
-      deferred = given->deferred;
-      value = convert_option(o, *given, diags);
+    if (given != nullptr) {
+      deferred = given->deferred;  // unknown until run time (validate mode)
+      if (given->kind != Value::Kind::Null) value = convert_option(o, *given, diags);
     }
     if (!value && !deferred && !o.default_value.empty()) {
       Diagnostics dd;

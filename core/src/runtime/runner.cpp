@@ -355,7 +355,7 @@ struct Runner::Impl {
     bool any_interrupted = false;
     for (const auto& s : rep.steps) {
       if (s.status == "failed") any_failed = true;
-      if (s.status == "failed" && s.error_status == PROGCAP_ERR_CONFIG) config_failure = true;
+      if (s.status == "failed" && (s.error_status == PROGCAP_ERR_CONFIG || s.error_status == PROGCAP_ERR_AUTH)) config_failure = true;
       if (s.status == "interrupted" || s.status == "timed_out") any_interrupted = true;
     }
     const StopReason why = ctx.token.reason();

@@ -41,33 +41,32 @@ std::string temp_name(const std::string& target) {
       .string();
 }
 
-void copy_file_into(int dst, const std::string& src_path) {
-  const int src = ::open(src_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (src < 0) {
-    if (errno == ENOENT) return;  // nothing to append to yet
-    throw_errno("cannot read", src_path);
-  }
-  char buf[1 << 16];
-  while (true) {
-    const ssize_t n = ::read(src, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ::close(src);
-      throw_errno("cannot read", src_path);
-    }
-    if (n == 0) break;
-    ssize_t off = 0;
-    while (off < n) {
-      const ssize_t w = ::write(dst, buf + off, static_cast<size_t>(n - off));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        ::close(src);
-        throw_errno("cannot copy", src_path);
+/// Append mode: a crash can leave a torn last line (a batch that was never
+/// acknowledged). Cut it off so the next appends start on a line boundary.
+void repair_torn_tail(int fd, const std::string& path, const sdk::Context& ctx) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_size == 0) return;
+  off_t end = st.st_size;
+  char c = 0;
+  if (::pread(fd, &c, 1, end - 1) == 1 && c == '\n') return;
+  char buf[4096];
+  off_t pos = end;
+  off_t cut = 0;
+  while (pos > 0) {
+    const off_t start = pos > static_cast<off_t>(sizeof buf) ? pos - static_cast<off_t>(sizeof buf) : 0;
+    const ssize_t n = ::pread(fd, buf, static_cast<size_t>(pos - start), start);
+    if (n <= 0) break;
+    for (ssize_t i = n - 1; i >= 0; --i) {
+      if (buf[i] == '\n') {
+        cut = start + i + 1;
+        pos = 0;
+        break;
       }
-      off += w;
     }
+    if (pos != 0) pos = start;
   }
-  ::close(src);
+  if (::ftruncate(fd, cut) != 0) throw_errno("cannot repair", path);
+  ctx.warn("{}: removed a torn last line ({} bytes) left by an interrupted run", path, static_cast<long long>(end - cut));
 }
 
 }  // namespace
@@ -105,7 +104,7 @@ NdjsonSink::~NdjsonSink() {
   for (auto& [name, out] : outputs_) {
     if (out->fd >= 0) {
       ::close(out->fd);
-      ::unlink(out->temp.c_str());
+      if (!out->temp.empty()) ::unlink(out->temp.c_str());
     }
   }
 }
@@ -125,11 +124,17 @@ NdjsonSink::Output& NdjsonSink::output_for(std::string_view stream) {
   out->target = target;
   if (stdout_) {
     out->to_stdout = true;
+  } else if (append_) {
+    // Append: every acknowledged batch is durable in the target itself, so
+    // checkpoints committed after it survive a crash (at-least-once).
+    out->fd = ::open(target.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (out->fd < 0) throw_errno("cannot open", target);
+    repair_torn_tail(out->fd, target, ctx());
   } else {
+    // Replace: write aside, rename into place when the step completes.
     out->temp = temp_name(target);
     out->fd = ::open(out->temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (out->fd < 0) throw_errno("cannot create", out->temp);
-    if (append_) copy_file_into(out->fd, target);
   }
   auto& ref = *out;
   outputs_.emplace(target, std::move(out));
@@ -182,6 +187,7 @@ sdk::Status NdjsonSink::write(const sdk::BatchView& batch) {
     }
   }
   write_out(out, buf_);
+  if (append_ && fsync_ && !out.to_stdout && ::fdatasync(out.fd) != 0) throw_errno("cannot sync", out.target);
   out.lines += batch.rows();
   return sdk::Status::Ok;
 }
@@ -194,6 +200,12 @@ void NdjsonSink::flush(uint32_t flags) {
   const bool complete = (flags & PROGCAP_FLUSH_END_OF_STREAM) != 0;
   for (auto& [name, out] : outputs_) {
     if (out->fd < 0) continue;
+    if (append_) {
+      if (fsync_ && ::fsync(out->fd) != 0) throw_errno("cannot sync", out->target);
+      ::close(out->fd);
+      out->fd = -1;
+      continue;
+    }
     if (fsync_ && ::fsync(out->fd) != 0) throw_errno("cannot sync", out->temp);
     if (::close(out->fd) != 0) {
       out->fd = -1;

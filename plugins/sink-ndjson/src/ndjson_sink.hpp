@@ -15,8 +15,9 @@ class NdjsonSink final : public sdk::Sink {
   static constexpr std::string_view kType = "ndjson";
   static constexpr std::string_view kDescription =
       "Writes rows as newline-delimited JSON: one file per stream in `directory`, or every stream into one `path` "
-      "(each line tagged with \"_stream\"), or to stdout. Files are written to a temporary name and renamed when the step "
-      "completes; an interrupted or failed step leaves <name>.partial instead, never a half file under the final name.";
+      "(each line tagged with \"_stream\"), or to stdout. mode replace writes to a temporary name and renames it when the step "
+      "completes (an interrupted or failed step leaves <name>.partial, never a half file under the final name); mode append "
+      "adds each batch durably (fsync) to the file itself, so checkpoints stay valid across crashes (use it for resumable capture).";
 
   static inline const auto kDirectory =
       sdk::option<std::string>("directory").describe("directory for <stream>.ndjson files (created if missing)");
@@ -24,7 +25,7 @@ class NdjsonSink final : public sdk::Sink {
   static inline const auto kStdout = sdk::option<bool>("stdout").default_value(false).describe("write lines to standard output");
   static inline const auto kMode =
       sdk::option<std::string>("mode").default_value("replace").one_of({"replace", "append"}).describe(
-          "replace the files, or append to existing ones (still atomically)");
+          "replace: a complete export per run; append: durable, resumable accumulation");
   static inline const auto kFsync =
       sdk::option<bool>("fsync").default_value(true).describe("fsync files before renaming them into place");
 

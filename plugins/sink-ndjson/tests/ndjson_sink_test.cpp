@@ -111,6 +111,19 @@ TEST_F(NdjsonSinkTest, AppendModeKeepsExistingLines) {
   EXPECT_EQ(text.rfind("{\"old\":1}\n{\"_stream\":\"prs\",\"id\":1099511627776,", 0), 0u) << text;
 }
 
+TEST_F(NdjsonSinkTest, AppendModeIsDurablePerBatchAndRepairsATornLastLine) {
+  mode_ = "append";
+  fs::create_directories(dir_);
+  std::ofstream(dir_ / "prs.ndjson") << "{\"id\":1}\n{\"id\":2,\"tit";  // a crash mid-write
+  auto* s = make({{"directory", FakeHost::str(dir_.string())}});
+  ASSERT_EQ(host_.write(s, test_stream().abi(), rows(5, 6)), PROGCAP_OK);
+  // Acknowledged means on disk under the final name, before any flush.
+  const std::string text = read(dir_ / "prs.ndjson");
+  EXPECT_EQ(text.rfind("{\"id\":1}\n{\"id\":1099511627781,", 0), 0u) << text;
+  host_.destroy(s);  // a crash now loses nothing that was acknowledged
+  EXPECT_EQ(read(dir_ / "prs.ndjson"), text);
+}
+
 TEST_F(NdjsonSinkTest, RequiresExactlyOneTarget) {
   progcap_error err;
   auto* s = host_.create(desc_, "ndjson",

@@ -361,10 +361,18 @@ void HistoricalSource::capture_rest_children(int64_t number, const gh::PrRef& re
       url = page.next;
     }
   };
+  int64_t files = 0;
   walk(base + "/pulls/" + n + "/files?per_page=100", "GET /repos/{owner}/{repo}/pulls/{number}/files", [&](json& f) {
     if (!s_.include_patch && f.is_object()) f.erase("patch");
     writer_.file(f, ref);
+    ++files;
   });
+  if (files >= 3000) {
+    ctx().warn("{} #{}: GitHub lists only the first 3000 files of a pull request over REST; the rest are not captured "
+               "(mode graphql captures them all)",
+               s_.full_name, n);
+    ctx().metric_add("prs_at_file_cap");
+  }
   if (!all_children) return;
   walk(base + "/pulls/" + n + "/reviews?per_page=100", "GET /repos/{owner}/{repo}/pulls/{number}/reviews",
        [&](const json& r) { writer_.review(r, ref); });

@@ -64,7 +64,7 @@ void PrDetailsSource::capture(const gh::PrSelection::Item& item) {
   }
   const int64_t changed = pr.json.value("changed_files", int64_t{0});
   if (files >= kGitHubFileCap && changed > files) {
-    ctx().warn("{} #{} changes {} files; GitHub lists only the first {} (the rest are not captured)", s_.full_name, n, changed, files);
+    ctx().warn("{} #{} changes {} files; GitHub lists only the first {} over REST (the rest are not captured)", s_.full_name, n, changed, files);
     ctx().metric_add("prs_at_file_cap");
   }
   const std::string updated = pr.json.value("updated_at", std::string());
