@@ -121,6 +121,7 @@ int cmd_run(const Globals& g, const std::vector<std::string>& args) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);  // wakes the signal thread when the run is over
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   po::options_description desc("progcap run PIPELINE [options]");
   desc.add_options()("help,h", "show this help")("set", po::value<std::vector<std::string>>()->composing(),
@@ -195,7 +196,7 @@ int cmd_run(const Globals& g, const std::vector<std::string>& args) {
     while (!done.load()) {
       timespec ts{0, 100'000'000};
       const int sig = sigtimedwait(&set, nullptr, &ts);
-      if (sig <= 0) continue;
+      if (sig <= 0 || sig == SIGUSR1) continue;
       ++count;
       if (count == 1) {
         core::logger()->warn("received {}: stopping sources, draining sinks, saving checkpoints (send again to abort)",
@@ -212,6 +213,7 @@ int cmd_run(const Globals& g, const std::vector<std::string>& args) {
   core::logger()->info("running pipeline '{}' from {}{}", pipeline.name, file.string(), dry ? " (dry run)" : "");
   core::RunReport report = runner.run();
   done.store(true);
+  pthread_kill(sig_thread.native_handle(), SIGUSR1);
   sig_thread.join();
   report.state_file = dry ? std::string() : state_file;
 

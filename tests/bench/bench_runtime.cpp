@@ -12,13 +12,17 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <sys/resource.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
+
+extern char** environ;
 
 namespace {
 
@@ -34,15 +38,15 @@ Sample measure(const std::vector<std::string>& argv) {
   std::vector<std::string> copy = argv;
   for (auto& a : copy) cargv.push_back(a.data());
   cargv.push_back(nullptr);
+  // posix_spawn, so ru_maxrss is progcap's own (a fork would carry ours).
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
   const auto t0 = std::chrono::steady_clock::now();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    ::dup2(devnull, 1);
-    ::dup2(devnull, 2);
-    ::execv(cargv[0], cargv.data());
-    ::_exit(127);
-  }
+  pid_t pid = 0;
+  if (posix_spawn(&pid, cargv[0], &fa, nullptr, cargv.data(), environ) != 0) std::exit(1);
+  posix_spawn_file_actions_destroy(&fa);
   int status = 0;
   rusage ru{};
   ::wait4(pid, &status, 0, &ru);
@@ -59,8 +63,12 @@ nlohmann::json pipeline_run(const std::string& name, const std::string& file, lo
   Sample best;
   best.seconds = 1e9;
   for (int rep = 0; rep < 3; ++rep) {  // best of three
+    const std::string report = state + "/report.json";
     Sample s = measure({PROGCAP_BINARY, "--log-level", "warn", "run", bench_dir + "/" + file, "--set", "records=" + std::to_string(records),
-                        "--state-dir", state, "--no-progress"});
+                        "--state-dir", state, "--no-progress", "--report", report});
+    // progcap's own VmHWM (ru_maxrss of a spawned child can carry ours).
+    std::ifstream rin(report);
+    if (rin) s.peak_rss_mb = nlohmann::json::parse(rin).value("peak_rss_mb", s.peak_rss_mb);
     if (s.exit_code != 0) {
       std::cerr << "scenario " << name << " failed with exit code " << s.exit_code << "\n";
       std::exit(1);

@@ -334,6 +334,37 @@ steps:
   EXPECT_LE(all.size() - unique.size(), first.size() - static_cast<size_t>(cursor));
 }
 
+TEST_F(RuntimeTest, PendingSinksHoldCheckpointsUntilTheirFinalFlush) {
+  // A sink whose rows become durable only at the end (PENDING) must not let
+  // checkpoints advance before that, or a crash would skip rows.
+  const char* p = R"(name: t
+steps:
+  - name: s
+    batch_size: 10
+    source: {type: counter, options: {records: 100000, rows_per_poll: 10, checkpoint_every: 10}}
+    sinks:
+      - {type: recorder, options: {path: "@DIR@/durable"}}
+      - {type: recorder, name: pending, options: {path: "@DIR@/pending", pending: true, slow: 1ms}}
+)";
+  auto state = std::make_shared<MemoryStateStore>();
+  auto rep = run(p, state, [&](Runner& r) {
+    while (ids("pending").size() < 200) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    r.cancel(StopReason::Signal);
+  });
+  EXPECT_EQ(rep.exit_code, kExitInterrupted);
+  EXPECT_FALSE(state->get("t/s/counter/cursor").has_value()) << "interrupted before the pending sink's final flush: nothing commits";
+  rep = run(R"(name: t
+steps:
+  - name: s
+    batch_size: 10
+    source: {type: counter, options: {records: 300, rows_per_poll: 10, checkpoint_every: 10}}
+    sinks: [{type: recorder, options: {path: "@DIR@/p2", pending: true}}]
+)");
+  ASSERT_EQ(rep.exit_code, kExitOk) << rep.steps[0].error;
+  EXPECT_EQ(state_->get("t/s/counter/cursor").value_or(""), "300") << "the completed flush commits every checkpoint";
+  EXPECT_EQ(rep.steps[0].checkpoints_committed, 31u);
+}
+
 TEST_F(RuntimeTest, StepTimeoutInterruptsResumably) {
   auto rep = run(R"(name: t
 steps:

@@ -60,6 +60,7 @@ std::string report_to_json(const RunReport& r) {
     j["steps"].push_back(std::move(sj));
   }
   j["dead_lettered"] = r.dead_lettered;
+  j["peak_rss_mb"] = r.peak_rss_mb;
   if (!r.dead_letter_file.empty()) j["dead_letter_file"] = r.dead_letter_file;
   if (!r.state_file.empty()) j["state_file"] = r.state_file;
   nlohmann::json h = {{"requests", r.http.requests}, {"retries", r.http.retries}, {"not_modified", r.http.not_modified},

@@ -30,6 +30,17 @@ int64_t now_micros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+/// Peak resident set of this process (VmHWM: the address space's own high-water
+/// mark, unlike ru_maxrss, which a vfork-spawned process inherits from its parent).
+double peak_rss_mb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return 0;
+}
+
 std::string make_run_id() {
   std::random_device rd;
   char buf[40];
@@ -268,6 +279,8 @@ struct Runner::Impl {
     }
     // Watchdog: step and pipeline timeouts.
     std::atomic<bool> watchdog_stop{false};
+    std::mutex watchdog_mu;
+    std::condition_variable watchdog_cv;
     std::thread watchdog([&] {
       while (!watchdog_stop.load()) {
         const auto now = Clock::now();
@@ -278,7 +291,8 @@ struct Runner::Impl {
             if (s->token().check_deadline(now)) logger()->error("a step timed out; stopping it");
           }
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        std::unique_lock<std::mutex> lk(watchdog_mu);
+        watchdog_cv.wait_for(lk, std::chrono::milliseconds(50), [&] { return watchdog_stop.load(); });
       }
     });
 
@@ -332,7 +346,11 @@ struct Runner::Impl {
       }
       if (ctx.opts.github_actions) gha("::endgroup::");
     }
-    watchdog_stop.store(true);
+    {
+      std::lock_guard<std::mutex> lk(watchdog_mu);
+      watchdog_stop.store(true);
+    }
+    watchdog_cv.notify_all();
     watchdog.join();
     if (progress) progress->stop();
     ctx.dead_letters->close();
@@ -345,6 +363,7 @@ struct Runner::Impl {
     rep.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     rep.finished_at = sdk::format_rfc3339(now_micros());
     rep.dead_lettered = ctx.dead_letters->count();
+    rep.peak_rss_mb = peak_rss_mb();
     rep.dead_letter_file = ctx.dead_letters->path();
     if (ctx.opts.http) {
       rep.http = ctx.opts.http->stats();

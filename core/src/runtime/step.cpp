@@ -40,6 +40,7 @@ std::string status_name(progcap_status s) {
     case PROGCAP_OK: return "OK";
     case PROGCAP_RETRY: return "RETRY";
     case PROGCAP_DONE: return "DONE";
+    case PROGCAP_PENDING: return "PENDING";
     case PROGCAP_ERR_CONFIG: return "CONFIG";
     case PROGCAP_ERR_DATA: return "DATA";
     case PROGCAP_ERR_IO: return "IO";
@@ -284,6 +285,7 @@ struct StepRunner::Impl {
     std::mutex mu;
     std::map<const StreamSchema*, bool> prepared;
     std::vector<std::string> stream_filter;
+    uint64_t pending_seq = 0;  // last batch answered PENDING (durable at flush)
   };
 
   /// Rows a source emits: appended to open per-stream batches.
@@ -539,23 +541,29 @@ struct StepRunner::Impl {
     while (true) {
       SinkItem item = queues[idx]->pop();
       if (item.end) {
+        const bool completed = !token.cancelled() && !failed;
+        progcap_status s = PROGCAP_OK;
         if (!sink_failed && def.flush != nullptr) {
-          const bool completed = !token.cancelled() && !failed;
           progcap_error err;
-          progcap_status s = PROGCAP_OK;
           {
             PluginCallScope scope(sk.call_label.c_str(), "flush");
             s = def.flush(sk.self, completed ? PROGCAP_FLUSH_END_OF_STREAM : PROGCAP_FLUSH_INTERRUPTED, &err);
           }
           if (s != PROGCAP_OK) fail("sink '" + sk.rc->type + "' failed to flush (" + status_name(s) + "): " + err.message, s);
         }
+        // Batches answered PENDING became durable with a completed flush.
+        if (!sink_failed && completed && s == PROGCAP_OK && sk.pending_seq > 0) tracker->ack(idx, sk.pending_seq);
         return;
       }
       if (sink_failed) continue;  // keep draining so the source never blocks
       const Batch& b = *item.batch;
       if (!sk.stream_filter.empty() &&
           std::find(sk.stream_filter.begin(), sk.stream_filter.end(), b.schema()->name) == sk.stream_filter.end()) {
-        tracker->ack(idx, item.seq);
+        if (sk.pending_seq == 0) {
+          tracker->ack(idx, item.seq);
+        } else {
+          sk.pending_seq = item.seq;
+        }
         continue;
       }
       if (!sk.prepared[b.schema()] && def.prepare != nullptr) {
@@ -589,7 +597,7 @@ struct StepRunner::Impl {
         PluginCallScope scope(sk.call_label.c_str(), "write");
         s = def.write(sk.self, &view, &err);
       }
-      if (s == PROGCAP_OK) {
+      if (s == PROGCAP_OK || s == PROGCAP_PENDING) {
         if (!rej.rejected.empty()) dead_letter_rows(sk, b, rej.rejected);
         std::lock_guard<std::mutex> g(sk.mu);
         sk.report.records[b.schema()->name] += b.rows() - std::min<uint64_t>(b.rows(), rej.rejected.size());
@@ -628,7 +636,13 @@ struct StepRunner::Impl {
         fail("sink '" + sk.rc->type + "' failed on stream '" + b.schema()->name + "' (" + status_name(s) + "): " + err.message, s);
         return false;
       }
-      tracker->ack(idx, sequence);
+      if (s == PROGCAP_PENDING) {
+        sk.pending_seq = sequence;  // acknowledged by the final flush
+      } else if (sk.pending_seq == 0) {
+        tracker->ack(idx, sequence);
+      } else {
+        sk.pending_seq = sequence;  // an earlier PENDING batch still gates this sink
+      }
       return true;
     }
   }

@@ -201,7 +201,7 @@ void Client::throw_for(const sdk::HttpResponse& r, const std::string& what) cons
 }
 
 Page Client::get(const std::string& page_url, const GetOptions& opts) {
-  const std::string etag_key = "etag:" + page_url;
+  const std::string etag_key = "etag:" + page_url + opts.etag_scope;
   std::optional<std::string> stored;
   if (opts.conditional && s_.conditional) stored = ctx_.state_get(etag_key);
   constexpr int kJsonAttempts = 4;
@@ -216,6 +216,7 @@ Page Client::get(const std::string& page_url, const GetOptions& opts) {
     Page page;
     page.status = r.status;
     page.url = page_url;
+    page.etag_key = etag_key;
     if (r.status == 304) {
       ++not_modified_;
       ctx_.metric_add("not_modified");
@@ -247,8 +248,8 @@ Page Client::get(const std::string& page_url, const GetOptions& opts) {
 }
 
 void Client::commit_etag(const Page& page) const {
-  if (!s_.conditional || page.etag.empty() || page.url.empty()) return;
-  ctx_.checkpoint("etag:" + page.url, page.etag);
+  if (!s_.conditional || page.etag.empty() || page.etag_key.empty()) return;
+  ctx_.checkpoint(page.etag_key, page.etag);
 }
 
 nlohmann::json Client::graphql(const std::string& query, const nlohmann::json& variables, GraphqlCost* cost) {

@@ -2,6 +2,9 @@
 
 #include <progcap/sdk/codec.hpp>
 
+#include <algorithm>
+#include <cctype>
+
 namespace progcap::github {
 
 using sdk::Type;
@@ -123,7 +126,7 @@ const sdk::Stream& reviews_stream() {
         .field("pull_request_number", Type::Int64, 0)
         .field("repository_full_name", Type::String, 0)
         .field("author_github_id", Type::Int64, kNullable, "null = deleted account (ghost)")
-        .field("state", Type::String, 0, "APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED | PENDING")
+        .field("state", Type::String, 0, "APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED (pending reviews are not captured)")
         .field("body", Type::String, kNullable)
         .field("submitted_at", Type::Timestamp, kNullable)
         .field("commit_id", Type::String, kNullable)
@@ -434,12 +437,14 @@ void RecordWriter::review(const json& rv, const PrRef& pr) {
       return;
     }
     const auto author = user(field(rv, "user"));
+    std::string state = req_str(rv, "state");  // normalised to GitHub's upper-case set
+    std::transform(state.begin(), state.end(), state.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
     sdk::Row row(f::kReviewCount);
     row.set(f::kReviewGithubId, req_int(rv, "id"))
         .set(f::kReviewPrGithubId, pr.github_id.value_or(0))
         .set(f::kReviewPrNumber, pr.number)
         .set(f::kReviewRepoFullName, std::string_view(full_name_))
-        .set(f::kReviewState, std::string_view(req_str(rv, "state")))
+        .set_owned(f::kReviewState, state)
         .set(f::kReviewSubmittedAt, sdk::Timestamp{*submitted});
     set_opt(row, f::kReviewAuthorGithubId, author);
     set_opt(row, f::kReviewBody, opt_str(rv, "body"));
@@ -566,7 +571,9 @@ std::optional<int64_t> RecordWriter::gql_pull_request(const json& pr) {
     set_opt(row, f::kPrAuthorGithubId, author);
     if (auto a = pr.find("author"); a != pr.end() && a->is_object()) {
       std::string login = req_str(*a, "login");
-      if (a->value("__typename", std::string()) == "Bot" && login.find("[bot]") == std::string::npos) login += "[bot]";
+      if (a->value("__typename", std::string()) == "Bot" && !(login.size() >= 5 && login.compare(login.size() - 5, 5, "[bot]") == 0)) {
+        login += "[bot]";
+      }
       row.set_owned(f::kPrAuthorLogin, login);
     } else {
       row.set_null(f::kPrAuthorLogin);

@@ -39,13 +39,14 @@ Settings Settings::from(const sdk::Config& cfg) {
     }
   }
   if (!s.app_id.empty() && s.app_private_key.empty()) {
-    throw sdk::ConfigError("app_id is set but app_private_key is empty (set CONTRIBUTOR_APP_PRIVATE_KEY)");
+    throw sdk::ConfigError("app_id is set but app_private_key is empty (the bundled pipelines read CONTRIBUTOR_APP_PRIVATE_KEY)");
   }
   if (s.app_id.empty() && !s.app_private_key.empty()) {
-    throw sdk::ConfigError("app_private_key is set but app_id is empty (set CONTRIBUTOR_APP_ID)");
+    throw sdk::ConfigError("app_private_key is set but app_id is empty (the bundled pipelines read CONTRIBUTOR_APP_ID)");
   }
   if (s.app_id.empty() && s.token.empty()) {
-    throw sdk::ConfigError("no GitHub credentials: set GITHUB_TOKEN, or CONTRIBUTOR_APP_ID and CONTRIBUTOR_APP_PRIVATE_KEY");
+    throw sdk::ConfigError("no GitHub credentials: give `token`, or `app_id` and `app_private_key` "
+                           "(the bundled pipelines read GITHUB_TOKEN, or CONTRIBUTOR_APP_ID and CONTRIBUTOR_APP_PRIVATE_KEY)");
   }
   return s;
 }

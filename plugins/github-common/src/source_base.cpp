@@ -68,7 +68,8 @@ std::optional<PrSelection::Item> PrSelection::next() {
       }
       const std::string url = first ? client_.url("/repos/" + s_.owner + "/" + s_.name + "/pulls?state=all&sort=updated&direction=desc&per_page=100")
                                     : *next_url_;
-      page_ = client_.get(url, {"GET /repos/{owner}/{repo}/pulls", first, false});
+      page_ = client_.get(url, {"GET /repos/{owner}/{repo}/pulls", first, false,
+                                "|time_range=" + std::to_string(s_.time_range_days) + "|max_items=" + std::to_string(s_.max_items)});
       in_page_ = 0;
       if (first) {
         first_page_ = page_;

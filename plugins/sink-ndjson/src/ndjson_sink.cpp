@@ -7,6 +7,8 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <csignal>
+#include <cstdlib>
 #include <random>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,6 +34,24 @@ namespace {
   }
   if (e == EACCES || e == EPERM || e == EROFS) throw sdk::ConfigError(what + " " + path + ": " + std::strerror(e));
   throw sdk::IoError(what + " " + path + ": " + std::strerror(e));
+}
+
+/// Removes temporary files of replace-mode runs whose process is gone
+/// (killed before it could clean up): ".<name>.tmp-<pid>-<n>".
+void remove_stale_temps(const fs::path& dir, const sdk::Context& ctx) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir.empty() ? fs::path(".") : dir, ec)) {
+    const std::string n = e.path().filename().string();
+    const size_t t = n.rfind(".tmp-");
+    if (n.empty() || n[0] != '.' || t == std::string::npos) continue;
+    const size_t dash = n.find('-', t + 5);
+    if (dash == std::string::npos) continue;
+    const long pid = std::strtol(n.substr(t + 5, dash - t - 5).c_str(), nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      fs::remove(e.path(), ec);
+      ctx.info("removed {} left by an earlier run that did not finish", e.path().string());
+    }
+  }
 }
 
 std::string temp_name(const std::string& target) {
@@ -86,6 +106,7 @@ NdjsonSink::NdjsonSink(sdk::Context ctx, const sdk::Config& cfg) : sdk::Sink(ctx
     fs::create_directories(directory_, ec);
     if (ec) throw sdk::ConfigError("cannot create directory " + directory_ + ": " + ec.message());
     if (::access(directory_.c_str(), W_OK) != 0) throw sdk::ConfigError("directory " + directory_ + " is not writable: " + std::strerror(errno));
+    remove_stale_temps(directory_, ctx);
   }
   if (!path_.empty()) {
     const fs::path parent = fs::path(path_).parent_path();
@@ -95,6 +116,7 @@ NdjsonSink::NdjsonSink(sdk::Context ctx, const sdk::Config& cfg) : sdk::Sink(ctx
     }
     const std::string dir = parent.empty() ? "." : parent.string();
     if (::access(dir.c_str(), W_OK) != 0) throw sdk::ConfigError("directory " + dir + " is not writable: " + std::strerror(errno));
+    remove_stale_temps(dir, ctx);
   }
 }
 
@@ -153,7 +175,7 @@ void NdjsonSink::write_out(Output& out, const std::string& data) {
     const ssize_t n = ::write(out.fd, data.data() + off, data.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw_errno("cannot write", out.temp);
+      throw_errno("cannot write", out.temp.empty() ? out.target : out.temp);
     }
     off += static_cast<size_t>(n);
   }
@@ -187,9 +209,15 @@ sdk::Status NdjsonSink::write(const sdk::BatchView& batch) {
     }
   }
   write_out(out, buf_);
-  if (append_ && fsync_ && !out.to_stdout && ::fdatasync(out.fd) != 0) throw_errno("cannot sync", out.target);
   out.lines += batch.rows();
-  return sdk::Status::Ok;
+  if (out.to_stdout) return sdk::Status::Ok;
+  if (append_) {
+    if (fsync_ && ::fdatasync(out.fd) != 0) throw_errno("cannot sync", out.target);
+    return sdk::Status::Ok;
+  }
+  // Replace mode: the rows reach their final name only when the step
+  // completes, so checkpoints must wait for that flush.
+  return sdk::Status::Pending;
 }
 
 void NdjsonSink::flush(uint32_t flags) {
@@ -214,6 +242,15 @@ void NdjsonSink::flush(uint32_t flags) {
     out->fd = -1;
     const std::string final_name = complete ? out->target : out->target + ".partial";
     if (::rename(out->temp.c_str(), final_name.c_str()) != 0) throw_errno("cannot rename into place", final_name);
+    if (fsync_) {
+      // Make the rename itself durable.
+      const std::string dir = fs::path(final_name).parent_path().empty() ? "." : fs::path(final_name).parent_path().string();
+      const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+      }
+    }
     if (complete) {
       ctx().debug("wrote {} ({} lines)", final_name, out->lines);
     } else {

@@ -26,8 +26,8 @@ class NdjsonSink final : public sdk::Sink {
   static inline const auto kMode =
       sdk::option<std::string>("mode").default_value("replace").one_of({"replace", "append"}).describe(
           "replace: a complete export per run; append: durable, resumable accumulation");
-  static inline const auto kFsync =
-      sdk::option<bool>("fsync").default_value(true).describe("fsync files before renaming them into place");
+  static inline const auto kFsync = sdk::option<bool>("fsync").default_value(true).describe(
+      "fsync: in replace mode the file and its directory before and after the rename; in append mode every batch");
 
   static sdk::OptionList options() { return {kDirectory, kPath, kStdout, kMode, kFsync}; }
 

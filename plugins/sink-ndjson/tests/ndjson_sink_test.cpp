@@ -74,7 +74,8 @@ class NdjsonSinkTest : public ::testing::Test {
 TEST_F(NdjsonSinkTest, WritesExactJsonAndOnlyRenamesOnCompletion) {
   auto* s = make({{"directory", FakeHost::str(dir_.string())}});
   ASSERT_NE(s, nullptr) << host_.last_error.message;
-  ASSERT_EQ(host_.write(s, test_stream().abi(), rows(0, 2)), PROGCAP_OK) << host_.last_error.message;
+  ASSERT_EQ(host_.write(s, test_stream().abi(), rows(0, 2)), PROGCAP_PENDING)
+      << "replace mode: durable only once renamed at the end, so checkpoints must wait" << host_.last_error.message;
   EXPECT_FALSE(fs::exists(dir_ / "prs.ndjson")) << "nothing may appear under the final name before flush";
   ASSERT_EQ(host_.flush(s), PROGCAP_OK);
   EXPECT_EQ(read(dir_ / "prs.ndjson"),
@@ -86,7 +87,7 @@ TEST_F(NdjsonSinkTest, InterruptedStepLeavesAPartialFileNotAFinalOne) {
   fs::create_directories(dir_);
   std::ofstream(dir_ / "prs.ndjson") << "previous complete output\n";
   auto* s = make({{"directory", FakeHost::str(dir_.string())}});
-  ASSERT_EQ(host_.write(s, test_stream().abi(), rows(0, 3)), PROGCAP_OK);
+  ASSERT_EQ(host_.write(s, test_stream().abi(), rows(0, 3)), PROGCAP_PENDING);
   ASSERT_EQ(host_.flush(s, PROGCAP_FLUSH_INTERRUPTED), PROGCAP_OK);
   EXPECT_EQ(read(dir_ / "prs.ndjson"), "previous complete output\n");
   const std::string partial = read(dir_ / "prs.ndjson.partial");
@@ -94,8 +95,11 @@ TEST_F(NdjsonSinkTest, InterruptedStepLeavesAPartialFileNotAFinalOne) {
 }
 
 TEST_F(NdjsonSinkTest, DestroyWithoutFlushRemovesTemporaryFiles) {
+  fs::create_directories(dir_);
+  std::ofstream(dir_ / ".prs.ndjson.tmp-999999999-1") << "left by a killed run";
   auto* s = make({{"directory", FakeHost::str(dir_.string())}});
-  ASSERT_EQ(host_.write(s, test_stream().abi(), rows(0, 3)), PROGCAP_OK);
+  EXPECT_FALSE(fs::exists(dir_ / ".prs.ndjson.tmp-999999999-1")) << "stale temporary files of dead processes are removed";
+  ASSERT_EQ(host_.write(s, test_stream().abi(), rows(0, 3)), PROGCAP_PENDING);
   host_.destroy(s);
   EXPECT_TRUE(fs::is_empty(dir_));
 }
@@ -105,7 +109,7 @@ TEST_F(NdjsonSinkTest, AppendModeKeepsExistingLines) {
   fs::create_directories(dir_);
   std::ofstream(dir_ / "all.ndjson") << "{\"old\":1}\n";
   auto* s = make({{"path", FakeHost::str((dir_ / "all.ndjson").string())}});
-  ASSERT_EQ(host_.write(s, test_stream().abi(), rows(0, 1)), PROGCAP_OK);
+  ASSERT_EQ(host_.write(s, test_stream().abi(), rows(0, 1)), PROGCAP_OK) << "append mode is durable per batch";
   ASSERT_EQ(host_.flush(s), PROGCAP_OK);
   const std::string text = read(dir_ / "all.ndjson");
   EXPECT_EQ(text.rfind("{\"old\":1}\n{\"_stream\":\"prs\",\"id\":1099511627776,", 0), 0u) << text;

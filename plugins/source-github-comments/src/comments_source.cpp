@@ -11,20 +11,26 @@ sdk::Status CommentsSource::poll(sdk::Emitter& out) {
     capture_repository(out);
     return sdk::Status::Ok;
   }
-  auto item = selection_.next();
+  // A failed capture (RETRY) leaves current_ set: the next poll repeats the
+  // same pull request instead of moving on.
+  if (!current_) current_ = selection_.next();
+  auto& item = current_;
   if (!item) {
     if (selection_.unchanged()) ctx().info("{}: no pull request changed since the last run (304)", s_.full_name);
+    current_.reset();
     selection_.finish();
     publish_metrics();
     return sdk::Status::Done;
   }
   if (item->updated_at && ctx().state_get("pr:" + std::to_string(item->number)) == item->updated_at) {
     ctx().metric_add("prs_unchanged");
+    current_.reset();
     return sdk::Status::Ok;
   }
   capture(*item);
   ctx().progress(s_.full_name + " #" + std::to_string(item->number), ++done_,
                  selection_.listing() ? -1 : static_cast<int64_t>(s_.pr_numbers.size()));
+  current_.reset();
   return sdk::Status::Ok;
 }
 
@@ -38,7 +44,7 @@ void CommentsSource::capture(const gh::PrSelection::Item& item) {
     pr = client_.get(client_.url(repo + "/pulls/" + n), {"GET /repos/{owner}/{repo}/pulls/{number}", true, true});
     if (pr.status == 404) {
       ctx().metric_add("prs_not_found");
-      ctx().dead_letter("comments", "{\"repository\":\"" + s_.full_name + "\",\"number\":" + n + "}",
+      ctx().dead_letter("pull_requests", "{\"repository\":\"" + s_.full_name + "\",\"number\":" + n + "}",
                         "pull request #" + n + " not found in " + s_.full_name + " (GitHub answered 404)");
       return;
     }

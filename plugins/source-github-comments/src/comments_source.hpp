@@ -30,6 +30,7 @@ class CommentsSource final : public gh::SourceBase {
  private:
   void capture(const gh::PrSelection::Item& item);
   gh::PrSelection selection_;
+  std::optional<gh::PrSelection::Item> current_;  // the PR being captured (kept across a RETRY)
   int64_t done_ = 0;
 };
 

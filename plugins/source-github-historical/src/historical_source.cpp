@@ -67,12 +67,24 @@ HistoricalSource::HistoricalSource(sdk::Context ctx, const sdk::Config& cfg)
 }
 
 void HistoricalSource::start() {
-  if (auto hwm = ctx().state_get("hwm")) previous_hwm_us_ = std::stoll(*hwm);
-  if (auto run = ctx().state_get("run"); run && !run->empty()) {
-    // An interrupted run: continue where its last checkpoint left it.
-    const json r = json::parse(*run);
-    if (r.value("mode", std::string()) == mode_) {
-      phase_ = static_cast<Phase>(r.value("phase", 0));
+  // Incremental state belongs to one selection: a run with another window,
+  // max_items or mode starts its own history instead of trusting this one.
+  scope_ = "|time_range=" + std::to_string(s_.time_range_days) + "|max_items=" + std::to_string(s_.max_items) + "|mode=" + mode_;
+  if (auto hwm = ctx().state_get("hwm" + scope_)) previous_hwm_us_ = std::stoll(*hwm);
+  json r;
+  if (auto run = ctx().state_get("run" + scope_); run && !run->empty()) {
+    try {
+      r = json::parse(*run);
+    } catch (const json::exception&) {
+      ctx().warn("{}: ignoring an unreadable saved run state", s_.full_name);
+    }
+  }
+  if (r.is_object()) {
+    // An interrupted run: continue where its last checkpoint left it (after
+    // reloading the repository, whose id every row carries).
+    {
+      resuming_ = true;
+      resume_phase_ = static_cast<Phase>(r.value("phase", 2));
       cutoff_us_ = r.value("cutoff", int64_t{0});
       cursor_ = r.value("cursor", std::string());
       comments_next_ = r.value("comments_next", std::string());
@@ -89,12 +101,12 @@ void HistoricalSource::start() {
       if (r.contains("numbers")) {
         for (const auto& [k, v] : r["numbers"].items()) numbers_[std::stoll(k)] = v.get<int64_t>();
       }
-      if (phase_ == Phase::Probe) phase_ = Phase::Repository;
-      ctx().info("{}: resuming an interrupted {} sync at phase {} ({} PRs done)", s_.full_name, mode_, phase_name(static_cast<int>(phase_)),
-                 selected_);
+      if (resume_phase_ == Phase::Probe || resume_phase_ == Phase::Repository) resume_phase_ = Phase::Pages;
+      phase_ = Phase::Repository;
+      ctx().info("{}: resuming an interrupted {} sync at phase {} ({} PRs done)", s_.full_name, mode_,
+                 phase_name(static_cast<int>(resume_phase_)), selected_);
       return;
     }
-    ctx().warn("{}: an interrupted sync in mode {} is abandoned (now mode {})", s_.full_name, r.value("mode", std::string()), mode_);
   }
   cutoff_us_ = window_start_us();
   if (incremental_ && previous_hwm_us_ > 0) cutoff_us_ = std::max(cutoff_us_, previous_hwm_us_ - kHwmOverlapUs);
@@ -114,7 +126,7 @@ void HistoricalSource::save_run() {
     for (const auto& [n, id] : numbers_) nums[std::to_string(n)] = id;
     r["numbers"] = std::move(nums);
   }
-  ctx().checkpoint("run", r.dump());
+  ctx().checkpoint("run" + scope_, r.dump());
 }
 
 bool HistoricalSource::in_selection(int64_t number) const {
@@ -137,14 +149,18 @@ sdk::Status HistoricalSource::poll(sdk::Emitter& out) {
   switch (phase_) {
     case Phase::Repository:
       capture_repository(out);
-      // The probe also runs on a first sync: its ETag, committed when the sync
-      // completes, makes the next run of an unchanged repository free.
-      phase_ = (incremental_ && cursor_.empty() && !pages_done_) ? Phase::Probe : Phase::Pages;
+      if (resuming_) {
+        phase_ = resume_phase_;
+      } else {
+        // The probe also runs on a first sync: its ETag, committed when the
+        // sync completes, makes the next run of an unchanged repository free.
+        phase_ = incremental_ ? Phase::Probe : Phase::Pages;
+      }
       return sdk::Status::Ok;
     case Phase::Probe: {
       // Free when nothing changed: page 1 of the updated-sorted list, conditionally.
       probe_ = client_.get(client_.url("/repos/" + s_.owner + "/" + s_.name + "/pulls?state=all&sort=updated&direction=desc&per_page=1"),
-                           {"GET /repos/{owner}/{repo}/pulls", true, false});
+                           {"GET /repos/{owner}/{repo}/pulls", true, false, scope_});
       bool changed = !probe_.not_modified;
       if (previous_hwm_us_ == 0) changed = true;  // first sync: always walk the pages
       if (changed && previous_hwm_us_ > 0 && probe_.json.is_array() && !probe_.json.empty()) {
@@ -185,8 +201,8 @@ sdk::Status HistoricalSource::poll(sdk::Emitter& out) {
       save_run();
       return sdk::Status::Ok;
     case Phase::Finish:
-      ctx().checkpoint("hwm", std::to_string(max_seen_us_));
-      ctx().checkpoint("run", "");
+      ctx().checkpoint("hwm" + scope_, std::to_string(max_seen_us_));
+      ctx().checkpoint("run" + scope_, "");
       if (!probe_.url.empty()) client_.commit_etag(probe_);
       publish_metrics();
       ctx().metric_set("graphql_page_size", static_cast<double>(page_size_));
@@ -202,6 +218,24 @@ sdk::Status HistoricalSource::poll(sdk::Emitter& out) {
 // ---------------------------------------------------------------------------
 
 bool HistoricalSource::graphql_page() {
+  // A page that fails half-way is fetched again from the same cursor: undo
+  // its accounting so max_items and the high-water mark stay right.
+  const int64_t selected_before = selected_;
+  const int64_t max_seen_before = max_seen_us_;
+  try {
+    return graphql_page_once();
+  } catch (const json::exception& e) {
+    selected_ = selected_before;
+    max_seen_us_ = max_seen_before;
+    throw sdk::RetryError(std::string("GitHub GraphQL answered an unexpected shape: ") + e.what());
+  } catch (...) {
+    selected_ = selected_before;
+    max_seen_us_ = max_seen_before;
+    throw;
+  }
+}
+
+bool HistoricalSource::graphql_page_once() {
   json vars = {{"owner", s_.owner}, {"name", s_.name}, {"first", page_size_}};
   vars["after"] = cursor_.empty() ? json() : json(cursor_);
   json data;
@@ -262,8 +296,10 @@ void HistoricalSource::capture_gql_pr(const json& node) {
     const std::string ct = f.value("changeType", std::string());
     if (ct == "RENAMED" || ct == "COPIED") renamed = true;
   }
-  if (s_.include_patch || (renamed && renames_over_rest_)) {
-    capture_rest_children(number, ref, false);
+  // More than one page of files may hide renames beyond the first 100.
+  const bool more_files = files.at("pageInfo").value("hasNextPage", false);
+  if (s_.include_patch || (renames_over_rest_ && (renamed || more_files))) {
+    capture_rest_children(number, ref, false, node.value("changedFiles", int64_t{0}));
   } else {
     for (const auto& f : files.at("nodes")) writer_.gql_file(f, ref);
     overflow("files", files);
@@ -318,11 +354,20 @@ std::string HistoricalSource::followup_query(const std::vector<FollowUp>& items)
 
 void HistoricalSource::run_followups(bool all) {
   while (!followups_.empty() && (all || followups_.size() >= kFollowUpsPerQuery)) {
-    const size_t n = std::min(followups_.size(), kFollowUpsPerQuery);
+    const size_t n = std::min(followups_.size(), followup_batch_);
     std::vector<FollowUp> batch(followups_.begin(), followups_.begin() + static_cast<std::ptrdiff_t>(n));
+    json data;
+    try {
+      data = client_.graphql(followup_query(batch), {{"owner", s_.owner}, {"name", s_.name}});
+    } catch (const gh::GraphqlTimeout& e) {
+      if (followup_batch_ <= 1) throw sdk::RetryError(std::string(e.what()) + " even for a single follow-up");
+      followup_batch_ = std::max<size_t>(1, followup_batch_ / 2);
+      ctx().warn("{}: {}; retrying follow-ups {} at a time", s_.full_name, e.what(), followup_batch_);
+      continue;
+    }
+    // Only now are they done (a failed query leaves them queued).
     followups_.erase(followups_.begin(), followups_.begin() + static_cast<std::ptrdiff_t>(n));
     ctx().metric_add("graphql_followups", static_cast<int64_t>(n));
-    const json data = client_.graphql(followup_query(batch), {{"owner", s_.owner}, {"name", s_.name}});
     const json& repo = data.at("repository");
     for (size_t i = 0; i < batch.size(); ++i) {
       const FollowUp& f = batch[i];
@@ -350,7 +395,7 @@ void HistoricalSource::run_followups(bool all) {
 // REST
 // ---------------------------------------------------------------------------
 
-void HistoricalSource::capture_rest_children(int64_t number, const gh::PrRef& ref, bool all_children) {
+void HistoricalSource::capture_rest_children(int64_t number, const gh::PrRef& ref, bool all_children, int64_t changed_files) {
   const std::string base = "/repos/" + s_.owner + "/" + s_.name;
   const std::string n = std::to_string(number);
   auto walk = [&](const std::string& path, const char* endpoint, auto&& each) {
@@ -367,7 +412,7 @@ void HistoricalSource::capture_rest_children(int64_t number, const gh::PrRef& re
     writer_.file(f, ref);
     ++files;
   });
-  if (files >= 3000) {
+  if (files >= 3000 && changed_files > files) {
     ctx().warn("{} #{}: GitHub lists only the first 3000 files of a pull request over REST; the rest are not captured "
                "(mode graphql captures them all)",
                s_.full_name, n);
@@ -406,11 +451,14 @@ bool HistoricalSource::rest_page() {
     }
     gh::Page pr = client_.get(client_.url("/repos/" + s_.owner + "/" + s_.name + "/pulls/" + std::to_string(number)),
                               {"GET /repos/{owner}/{repo}/pulls/{number}", false, true});
-    if (pr.status == 404) continue;  // deleted between the listing and now
+    if (pr.status == 404) {  // deleted between the listing and now
+      ctx().dead_letter("pull_requests", entry.dump(), "pull request #" + std::to_string(number) + " was listed but GitHub now answers 404");
+      continue;
+    }
     const auto id = writer_.pull_request(pr.json, true);
     if (!id) continue;
     numbers_[number] = *id;
-    capture_rest_children(number, gh::PrRef{number, id}, true);
+    capture_rest_children(number, gh::PrRef{number, id}, true, pr.json.value("changed_files", int64_t{0}));
     ctx().checkpoint(key, entry.value("updated_at", std::string()));
   }
   if (!page.next) return false;

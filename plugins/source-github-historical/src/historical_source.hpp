@@ -82,12 +82,13 @@ class HistoricalSource final : public gh::SourceBase {
 
   void save_run();
   bool graphql_page();
+  bool graphql_page_once();
   bool rest_page();
   bool rest_list_comments(bool review);
   void capture_gql_pr(const gh::json& node);
   /// Runs pending follow-ups: all of them, or only full batches.
   void run_followups(bool all);
-  void capture_rest_children(int64_t number, const gh::PrRef& ref, bool review_and_issue_comments);
+  void capture_rest_children(int64_t number, const gh::PrRef& ref, bool review_and_issue_comments, int64_t changed_files);
   bool in_selection(int64_t number) const;
   bool account(int64_t updated_us);
 
@@ -106,6 +107,10 @@ class HistoricalSource final : public gh::SourceBase {
   std::map<int64_t, int64_t> numbers_;  // PR number -> github id captured in this run (max_items filter, ids)
   gh::Page probe_;
   std::vector<FollowUp> followups_;
+  size_t followup_batch_ = kFollowUpsPerQuery;  // halved after a follow-up query times out
+  std::string scope_;            // state keys are per selection (time_range, max_items, mode)
+  bool resuming_ = false;
+  Phase resume_phase_ = Phase::Pages;
 };
 
 }  // namespace progcap::plugins::github_historical

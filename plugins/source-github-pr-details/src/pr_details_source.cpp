@@ -15,9 +15,13 @@ sdk::Status PrDetailsSource::poll(sdk::Emitter& out) {
     capture_repository(out);
     return sdk::Status::Ok;
   }
-  auto item = selection_.next();
+  // A failed capture (RETRY) leaves current_ set: the next poll repeats the
+  // same pull request instead of moving on.
+  if (!current_) current_ = selection_.next();
+  auto& item = current_;
   if (!item) {
     if (selection_.unchanged()) ctx().info("{}: no pull request changed since the last run (304)", s_.full_name);
+    current_.reset();
     selection_.finish();
     publish_metrics();
     return sdk::Status::Done;
@@ -25,11 +29,13 @@ sdk::Status PrDetailsSource::poll(sdk::Emitter& out) {
   // In listing mode, PRs whose updated_at matches what we captured last time are skipped.
   if (item->updated_at && ctx().state_get("pr:" + std::to_string(item->number)) == item->updated_at) {
     ctx().metric_add("prs_unchanged");
+    current_.reset();
     return sdk::Status::Ok;
   }
   capture(*item);
   ctx().progress(s_.full_name + " #" + std::to_string(item->number), ++done_,
                  selection_.listing() ? -1 : static_cast<int64_t>(s_.pr_numbers.size()));
+  current_.reset();
   return sdk::Status::Ok;
 }
 

@@ -14,20 +14,26 @@ sdk::Status ReviewsSource::poll(sdk::Emitter& out) {
     capture_repository(out);
     return sdk::Status::Ok;
   }
-  auto item = selection_.next();
+  // A failed capture (RETRY) leaves current_ set: the next poll repeats the
+  // same pull request instead of moving on.
+  if (!current_) current_ = selection_.next();
+  auto& item = current_;
   if (!item) {
     if (selection_.unchanged()) ctx().info("{}: no pull request changed since the last run (304)", s_.full_name);
+    current_.reset();
     selection_.finish();
     publish_metrics();
     return sdk::Status::Done;
   }
   if (item->updated_at && ctx().state_get("pr:" + std::to_string(item->number)) == item->updated_at) {
     ctx().metric_add("prs_unchanged");
+    current_.reset();
     return sdk::Status::Ok;
   }
   capture(*item);
   ctx().progress(s_.full_name + " #" + std::to_string(item->number), ++done_,
                  selection_.listing() ? -1 : static_cast<int64_t>(s_.pr_numbers.size()));
+  current_.reset();
   return sdk::Status::Ok;
 }
 
@@ -43,7 +49,7 @@ void ReviewsSource::capture(const gh::PrSelection::Item& item) {
     pr = client_.get(client_.url(base), {"GET /repos/{owner}/{repo}/pulls/{number}", true, true});
     if (pr.status == 404) {
       ctx().metric_add("prs_not_found");
-      ctx().dead_letter("reviews", "{\"repository\":\"" + s_.full_name + "\",\"number\":" + n + "}",
+      ctx().dead_letter("pull_requests", "{\"repository\":\"" + s_.full_name + "\",\"number\":" + n + "}",
                         "pull request #" + n + " not found in " + s_.full_name + " (GitHub answered 404)");
       return;
     }
@@ -61,15 +67,7 @@ void ReviewsSource::capture(const gh::PrSelection::Item& item) {
   for (std::optional<std::string> url = client_.url(base + "/reviews?per_page=100"); url;) {
     gh::Page page = client_.get(*url, {"GET /repos/{owner}/{repo}/pulls/{number}/reviews", false, false});
     if (!page.json.is_array()) throw sdk::RetryError("GitHub answered a non-array review listing for #" + n);
-    for (auto& rv : page.json) {
-      // States arrive upper case; normalise anything else defensively.
-      if (rv.is_object() && rv.contains("state") && rv["state"].is_string()) {
-        std::string st = rv["state"].get<std::string>();
-        std::transform(st.begin(), st.end(), st.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-        rv["state"] = st;
-      }
-      writer_.review(rv, ref);
-    }
+    for (const auto& rv : page.json) writer_.review(rv, ref);
     url = page.next;
   }
   for (std::optional<std::string> url = client_.url(base + "/comments?per_page=100"); url;) {

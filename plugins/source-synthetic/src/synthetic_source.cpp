@@ -61,7 +61,8 @@ sdk::Status SyntheticSource::poll(sdk::Emitter& out) {
     ctx().checkpoint("cursor", std::to_string(next_));
     return sdk::Status::Done;
   }
-  if (delay_ms_ > 0 && !ctx().wait(static_cast<uint64_t>(delay_ms_))) return sdk::Status::Done;
+  // Interrupted while pausing: the host stops polling; nothing is lost.
+  if (delay_ms_ > 0 && !ctx().wait(static_cast<uint64_t>(delay_ms_))) return sdk::Status::Ok;
   const int64_t end = std::min(records_, next_ + rows_per_poll_);
   for (; next_ < end; ++next_) {
     const uint64_t h = mix(seed_ ^ static_cast<uint64_t>(next_));

@@ -15,6 +15,9 @@ FilterTransform::FilterTransform(sdk::Context ctx, const sdk::Config& cfg)
   double d = 0;
   auto [p, ec] = std::from_chars(value_.data(), value_.data() + value_.size(), d);
   if (ec == std::errc() && p == value_.data() + value_.size() && !value_.empty()) number_ = d;
+  int64_t i = 0;
+  auto [pi, eci] = std::from_chars(value_.data(), value_.data() + value_.size(), i);
+  if (eci == std::errc() && pi == value_.data() + value_.size() && !value_.empty()) integer_ = i;
   instant_ = sdk::parse_rfc3339(value_);
 }
 
@@ -35,22 +38,29 @@ bool FilterTransform::keep(const progcap_value& v) const {
   if (op_ == "is_null") return v.type == PROGCAP_TYPE_NULL;
   if (op_ == "not_null") return v.type != PROGCAP_TYPE_NULL;
   if (v.type == PROGCAP_TYPE_NULL) return op_ == "ne";
-  switch (v.type) {
-    case PROGCAP_TYPE_INT64:
-      if (number_) return compare(op_, static_cast<double>(v.v.i64), *number_);
-      break;
-    case PROGCAP_TYPE_DOUBLE:
-      if (number_) return compare(op_, v.v.f64, *number_);
-      break;
-    case PROGCAP_TYPE_TIMESTAMP:
-      if (instant_) return compare(op_, v.v.i64, *instant_);
-      break;
-    case PROGCAP_TYPE_BOOL: return compare(op_, std::string(v.v.b ? "true" : "false"), value_);
-    default: break;
+  if (op_ != "contains") {
+    switch (v.type) {
+      case PROGCAP_TYPE_INT64:
+        if (integer_) return compare(op_, v.v.i64, *integer_);  // exact for large ids
+        if (number_) return compare(op_, static_cast<double>(v.v.i64), *number_);
+        break;
+      case PROGCAP_TYPE_DOUBLE:
+        if (number_) return compare(op_, v.v.f64, *number_);
+        break;
+      case PROGCAP_TYPE_TIMESTAMP:
+        if (instant_) return compare(op_, v.v.i64, *instant_);
+        break;
+      case PROGCAP_TYPE_BOOL: return compare(op_, std::string(v.v.b ? "true" : "false"), value_);
+      default: break;
+    }
   }
+  // Text form: strings and JSON as they are; timestamps as RFC 3339;
+  // numbers and booleans as JSON renders them (no quotes).
   std::string text;
   if (v.type == PROGCAP_TYPE_STRING || v.type == PROGCAP_TYPE_JSON) {
     text.assign(sdk::from_abi(v.v.str));
+  } else if (v.type == PROGCAP_TYPE_TIMESTAMP) {
+    text = sdk::format_rfc3339(v.v.i64);
   } else {
     sdk::append_json_value(text, v);
   }

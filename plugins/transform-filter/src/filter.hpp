@@ -37,6 +37,7 @@ class FilterTransform final : public sdk::Transform {
   std::string value_;
   std::optional<std::string> stream_;
   std::optional<double> number_;
+  std::optional<int64_t> integer_;
   std::optional<int64_t> instant_;
 };
 

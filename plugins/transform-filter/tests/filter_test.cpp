@@ -39,6 +39,11 @@ TEST(FilterTest, ComparesNumbersTimestampsAndText) {
   EXPECT_TRUE(static_cast<progcap::plugins::filter::FilterTransform*>(make(h, "contains", "o w")->self)->keep(s));
   progcap_value null{PROGCAP_TYPE_NULL, 0, {}};
   EXPECT_FALSE(f->keep(null));
+  // contains works on the text form of any type
+  EXPECT_TRUE(static_cast<progcap::plugins::filter::FilterTransform*>(make(h, "contains", "2023-12-31T23:59:59.999999Z")->self)->keep(ts));
+  EXPECT_TRUE(static_cast<progcap::plugins::filter::FilterTransform*>(make(h, "contains", "23")->self)->keep(ival(1234)));
+  // int64 equality is exact beyond 2^53
+  EXPECT_FALSE(static_cast<progcap::plugins::filter::FilterTransform*>(make(h, "eq", "9007199254740993")->self)->keep(ival(9007199254740992)));
 }
 
 TEST(FilterTest, NeedsAValueExceptForNullChecks) {

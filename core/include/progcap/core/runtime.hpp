@@ -97,6 +97,7 @@ struct RunReport {
   std::string state_file;
   http::Stats http;
   std::vector<http::QuotaSnapshot> quota;  // rate-limit state at the end of the run
+  double peak_rss_mb = 0;                  // VmHWM of this process
 };
 
 /// Serialises a report (secrets redacted).

@@ -92,6 +92,8 @@ typedef int32_t progcap_status;
 #define PROGCAP_OK 0              /* success */
 #define PROGCAP_RETRY 1           /* transient failure: the host backs off and calls again */
 #define PROGCAP_DONE 2            /* source: no more data */
+#define PROGCAP_PENDING 3         /* sink: accepted, but durable only after flush(END_OF_STREAM);
+                                     checkpoints wait for that flush */
 #define PROGCAP_ERR_CONFIG (-1)   /* bad configuration: the step fails, not retried */
 #define PROGCAP_ERR_DATA (-2)     /* bad records: the batch goes to the dead-letter file */
 #define PROGCAP_ERR_IO (-3)       /* I/O failure: retried like RETRY, then fails the step */
@@ -396,8 +398,9 @@ typedef struct progcap_component_def {
   /* Sinks: called once per stream before its first batch, to check the target. */
   progcap_status (*prepare)(void* instance, const progcap_schema* schema, progcap_error* err);
   /* Sinks: write one batch. OK = durable (rows rejected through reject_row are
-     dead-lettered), RETRY/ERR_IO = redeliver later, ERR_DATA = dead-letter the
-     whole batch, others stop the step. */
+     dead-lettered), PENDING = accepted but durable only once flush(END_OF_STREAM)
+     succeeds (e.g. a file renamed into place at the end), RETRY/ERR_IO =
+     redeliver later, ERR_DATA = dead-letter the whole batch, others stop the step. */
   progcap_status (*write)(void* instance, const progcap_batch* batch, progcap_error* err);
   /* Sinks: make output durable/final; flags = PROGCAP_FLUSH_*. */
   progcap_status (*flush)(void* instance, uint32_t flags, progcap_error* err);

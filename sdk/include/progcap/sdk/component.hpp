@@ -91,8 +91,9 @@ class Sink : public Component {
   /// take it (e.g. table columns) and throw ConfigError if not.
   virtual void prepare(const progcap_schema& /*schema*/) {}
   /// Write one batch durably. Return Status::Ok (rows passed to reject()
-  /// are dead-lettered, the rest count as written), Status::Retry to have
-  /// the host redeliver after a backoff, or throw.
+  /// are dead-lettered, the rest count as written), Status::Pending when the
+  /// rows become durable only at flush(END_OF_STREAM) (checkpoints wait),
+  /// Status::Retry to have the host redeliver after a backoff, or throw.
   virtual Status write(const BatchView& batch) = 0;
   /// Make output durable and final. `flags` has PROGCAP_FLUSH_END_OF_STREAM
   /// when the step completed, PROGCAP_FLUSH_INTERRUPTED when stopping early.

@@ -40,7 +40,7 @@ progcap_status guard(progcap_error* err, F&& f) noexcept {
     return static_cast<progcap_status>(f());
   } catch (const Error& e) {
     auto code = static_cast<progcap_status>(e.code());
-    if (code == PROGCAP_OK || code == PROGCAP_DONE) code = PROGCAP_ERR_FATAL;
+    if (code == PROGCAP_OK || code == PROGCAP_DONE || code == PROGCAP_PENDING) code = PROGCAP_ERR_FATAL;
     set_error(err, code, e.what());
     return code;
   } catch (const std::exception& e) {

@@ -15,6 +15,7 @@ enum class Status : int32_t {
   Ok = PROGCAP_OK,
   Retry = PROGCAP_RETRY,
   Done = PROGCAP_DONE,
+  Pending = PROGCAP_PENDING,
   ConfigError = PROGCAP_ERR_CONFIG,
   DataError = PROGCAP_ERR_DATA,
   IoError = PROGCAP_ERR_IO,
@@ -29,6 +30,7 @@ constexpr std::string_view to_string(Status s) noexcept {
     case Status::Ok: return "OK";
     case Status::Retry: return "RETRY";
     case Status::Done: return "DONE";
+    case Status::Pending: return "PENDING";
     case Status::ConfigError: return "CONFIG";
     case Status::DataError: return "DATA";
     case Status::IoError: return "IO";

@@ -26,13 +26,19 @@ struct Page {
   std::optional<std::string> next;   // Link rel="next"
   std::optional<std::string> last;   // Link rel="last"
   std::string etag;                  // to commit once the page's rows are durable
+  std::string etag_key;              // state key the ETag is kept under
   bool not_modified = false;         // 304: unchanged since the ETag we sent
 };
 
 struct GetOptions {
+  GetOptions(std::string ep = {}, bool cond = false, bool allow = false, std::string scope = {})  // NOLINT(google-explicit-constructor)
+      : endpoint(std::move(ep)), conditional(cond), allow_404(allow), etag_scope(std::move(scope)) {}
   std::string endpoint;      // metrics label, e.g. "GET /repos/{owner}/{repo}/pulls"
   bool conditional = false;  // send If-None-Match with the ETag stored for this URL
   bool allow_404 = false;    // return a 404 instead of throwing
+  /// Distinguishes ETags of one URL used under different selections (e.g. a
+  /// listing walked with another time window must not answer 304).
+  std::string etag_scope;
 };
 
 /// GraphQL bookkeeping from `rateLimit { cost remaining resetAt }`.
