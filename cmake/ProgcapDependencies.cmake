@@ -9,3 +9,4 @@ find_package(OpenSSL REQUIRED)             # Debian's cpprest target does not pr
 find_package(cpprestsdk REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)   # 6.4 ships no CMake config
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)       # PQconninfoParse (DSN checks)

@@ -3,6 +3,8 @@
 
 #include <progcap/core/plugin_registry.hpp>
 
+#include <boost/program_options.hpp>
+
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -25,9 +27,15 @@ struct UsageError : std::runtime_error {
 /// install/build directories.
 std::unique_ptr<core::PluginRegistry> load_plugins(const Globals& g);
 
+/// Parses subcommand options; po errors become UsageError.
+boost::program_options::variables_map parse(const std::vector<std::string>& args,
+                                            const boost::program_options::options_description& desc,
+                                            const boost::program_options::positional_options_description& pos);
+
 int cmd_plugins(const Globals& g, const std::vector<std::string>& args);
 int cmd_validate(const Globals& g, const std::vector<std::string>& args);
 int cmd_run(const Globals& g, const std::vector<std::string>& args);
 int cmd_pipelines(const Globals& g, const std::vector<std::string>& args);
+int cmd_db(const Globals& g, const std::vector<std::string>& args);
 
 }  // namespace progcap::cli

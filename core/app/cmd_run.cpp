@@ -26,8 +26,6 @@ namespace fs = std::filesystem;
 
 namespace progcap::cli {
 
-namespace {
-
 po::variables_map parse(const std::vector<std::string>& args, const po::options_description& desc,
                         const po::positional_options_description& pos) {
   po::variables_map vm;
@@ -39,6 +37,8 @@ po::variables_map parse(const std::vector<std::string>& args, const po::options_
   }
   return vm;
 }
+
+namespace {
 
 /// Writes `text` to `path` atomically (temp file + rename).
 void write_file_atomic(const fs::path& path, const std::string& text) {

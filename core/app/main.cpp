@@ -42,6 +42,9 @@ commands:
                                a plugin's components, options and streams
   plugins docs                 Markdown reference of every loaded component
   pipelines list               pipelines found on the pipeline path
+  db migrate|status [--dsn DSN]
+                               apply / list the SQL migrations (contributor.info schema + progcap
+                               functions) on $DATABASE_URL; see `progcap db --help`
   version                      product version and plugin ABI version
 
 exit codes: 0 ok · 1 run failed · 2 usage · 3 records dead-lettered · 70 plugin crashed ·
@@ -113,6 +116,8 @@ int main(int argc, char** argv) {
       rc = cli::cmd_run(g, rest);
     } else if (cmd == "pipelines") {
       rc = cli::cmd_pipelines(g, rest);
+    } else if (cmd == "db") {
+      rc = cli::cmd_db(g, rest);
     } else {
       std::cerr << "progcap: unknown command '" << cmd << "'\n\n" << kUsage;
       rc = core::kExitUsage;

@@ -98,11 +98,17 @@ Quota quota(const FakeGitHub& gh) {
 /// review comments over the repository-wide REST listing (100 per request),
 /// and the repository itself.
 json floor_for(const FakeGitHub& gh, const std::string& repo, std::vector<int64_t>* numbers) {
-  const json t = gh.truth(repo, "&include=pull_requests,files,reviews,issue_comments,review_comments");
-  const double prs = static_cast<double>(t["pull_requests"].size());
+  double prs = 0;
   double followups = 0;
   double review_comments = 0;
   auto overflow = [](size_t n) { return n > 100 ? std::ceil(static_cast<double>(n - 100) / 100.0) : 0.0; };
+  // In slices: the whole truth of 10,000 PRs exceeds a JavaScript string.
+  const json sum = gh.control("GET", "/_fake/truth/summary")["repositories"][repo];
+  const int64_t total = sum.value("pull_requests", int64_t{0}) + sum.value("issues", int64_t{0});  // highest number
+  for (int64_t lo = 1; lo <= total; lo += 500) {
+    const json t = gh.truth(repo, "&numbers=" + std::to_string(lo) + "-" + std::to_string(lo + 499) +
+                                      "&include=pull_requests,files,reviews,issue_comments,review_comments");
+    prs += static_cast<double>(t["pull_requests"].size());
   for (const auto& pr : t["pull_requests"]) {
     const std::string n = std::to_string(pr["number"].get<int64_t>());
     if (numbers != nullptr) numbers->push_back(pr["number"].get<int64_t>());
@@ -112,6 +118,7 @@ json floor_for(const FakeGitHub& gh, const std::string& repo, std::vector<int64_
     followups += overflow(t["reviews"].value(n, json::array()).size());
     followups += overflow(t["issue_comments"].value(n, json::array()).size());
     review_comments += static_cast<double>(t["review_comments"].value(n, json::array()).size());
+  }
   }
   const double units = std::ceil(prs / 37.0) + std::ceil(followups / 149.0) + std::ceil(review_comments / 100.0) + 1.0;
   return {{"prs", prs}, {"floor_units", units}, {"floor_per_pr", units / prs}, {"review_comments", review_comments},

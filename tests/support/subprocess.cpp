@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdexcept>
 #include <sys/wait.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 extern char** environ;
@@ -56,6 +57,8 @@ Process::Process(std::vector<std::string> argv, ProcessOptions opts) : opts_(std
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
     ::setpgid(0, 0);
+    // A fixture server must not outlive a test or benchmark that is killed.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     // Signals blocked by the test runner must not leak into the child.
     sigset_t none;
     sigemptyset(&none);
