@@ -62,6 +62,17 @@ HttpResult http_call(const std::string& method, const std::string& url, const st
   // Chunked transfer encoding (node's default for streamed bodies).
   std::string lower = headers_text;
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (size_t pos = lower.find("\r\n"); pos != std::string::npos && pos < lower.size();) {
+    const size_t next = lower.find("\r\n", pos + 2);
+    const std::string line = lower.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
+    const size_t sep = line.find(':');
+    if (sep != std::string::npos) {
+      const std::string orig = headers_text.substr(pos + 2 + sep + 1, line.size() - sep - 1);
+      const size_t v = orig.find_first_not_of(' ');
+      r.headers.emplace_back(line.substr(0, sep), v == std::string::npos ? "" : orig.substr(v));
+    }
+    pos = next;
+  }
   if (lower.find("transfer-encoding: chunked") != std::string::npos) {
     std::string decoded;
     size_t pos = 0;
@@ -78,27 +89,27 @@ HttpResult http_call(const std::string& method, const std::string& url, const st
   return r;
 }
 
-FakeGitHub::FakeGitHub(std::vector<std::string> args) {
-  dir_ = (fs::temp_directory_path() / ("fake-github-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()))).string();
+NodeServer::NodeServer(const std::string& what, const std::string& script, std::vector<std::string> args) {
+  dir_ = (fs::temp_directory_path() / (what + "-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()))).string();
   fs::create_directories(dir_);
   const std::string ready = dir_ + "/ready.json";
-  std::vector<std::string> argv = {"/usr/bin/env", "node", source_path("tests/fake-github/bin/fake-github.mjs"), "--port", "0",
-                                   "--now", "2026-11-29T00:00:00Z", "--quiet", "--ready-file", ready};
+  std::vector<std::string> argv = {"/usr/bin/env", "node", source_path(script), "--port", "0", "--quiet", "--ready-file", ready};
   for (auto& a : args) argv.push_back(std::move(a));
   ProcessOptions o;
   o.timeout = std::chrono::hours(1);
   proc_ = std::make_unique<Process>(argv, o);
-  for (int i = 0; i < 600 && !fs::exists(ready); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 600 && !fs::exists(ready); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (i % 20 == 19 && ::kill(proc_->pid(), 0) != 0) break;
+  }
   if (!fs::exists(ready)) {
-    throw std::runtime_error("fake GitHub did not start (is `npm ci` done in tests/fake-github?): " + proc_->peek_err());
+    throw std::runtime_error(what + " did not start (is `npm ci` done in its directory?): " + proc_->peek_err());
   }
   std::ifstream in(ready);
-  nlohmann::json j;
-  in >> j;
-  url_ = j.at("url").get<std::string>();
+  in >> ready_;
 }
 
-FakeGitHub::~FakeGitHub() {
+NodeServer::~NodeServer() {
   if (proc_) {
     proc_->signal(SIGTERM);
     proc_->wait();
@@ -107,14 +118,41 @@ FakeGitHub::~FakeGitHub() {
   fs::remove_all(dir_, ec);
 }
 
-nlohmann::json FakeGitHub::control(const std::string& method, const std::string& path, const nlohmann::json& body) const {
-  HttpResult r = http_call(method, url_ + path, body.is_null() ? "" : body.dump());
-  if (r.status >= 400) throw std::runtime_error("fake GitHub " + method + " " + path + " answered " + std::to_string(r.status) + ": " + r.body);
+pid_t NodeServer::pid() const { return proc_->pid(); }
+
+namespace {
+std::vector<std::string> with(std::vector<std::string> head, std::vector<std::string> tail) {
+  for (auto& t : tail) head.push_back(std::move(t));
+  return head;
+}
+nlohmann::json control_call(const std::string& what, const std::string& base, const std::string& method, const std::string& path,
+                            const nlohmann::json& body) {
+  HttpResult r = http_call(method, base + path, body.is_null() ? "" : body.dump());
+  if (r.status >= 400) throw std::runtime_error(what + " " + method + " " + path + " answered " + std::to_string(r.status) + ": " + r.body);
   return r.body.empty() ? nlohmann::json() : r.json();
+}
+}  // namespace
+
+FakeGitHub::FakeGitHub(std::vector<std::string> args)
+    : server_("fake-github", "tests/fake-github/bin/fake-github.mjs", with({"--now", "2026-11-29T00:00:00Z"}, std::move(args))),
+      url_(server_.ready().at("url").get<std::string>()) {}
+
+nlohmann::json FakeGitHub::control(const std::string& method, const std::string& path, const nlohmann::json& body) const {
+  return control_call("fake GitHub", url_, method, path, body);
 }
 
 nlohmann::json FakeGitHub::truth(const std::string& repo, const std::string& extra) const {
   return control("GET", "/_fake/truth?repo=" + repo + extra);
+}
+
+FakePostgrest::FakePostgrest(const std::string& db_dsn, std::vector<std::string> args)
+    : server_("fake-postgrest", "tests/fake-postgrest/bin/fake-postgrest.mjs", with({"--db", db_dsn}, std::move(args))),
+      url_(server_.ready().at("url").get<std::string>()),
+      service_key_(server_.ready().at("service_key").get<std::string>()),
+      anon_key_(server_.ready().at("anon_key").get<std::string>()) {}
+
+nlohmann::json FakePostgrest::control(const std::string& method, const std::string& path, const nlohmann::json& body) const {
+  return control_call("fake PostgREST", url_, method, path, body);
 }
 
 }  // namespace progcap::testing
