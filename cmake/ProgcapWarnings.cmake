@@ -22,9 +22,9 @@ function(progcap_add_plugin_test plugin)
   target_compile_definitions(${target} PRIVATE PROGCAP_PLUGIN_VERSION_STRING="${PROJECT_VERSION}")
   if(T_POSTGRES)
     target_link_libraries(${target} PRIVATE progcap_test_support)
-    gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "plugin;${plugin};postgres"
+    gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS postgres
       FIXTURES_REQUIRED postgres ENVIRONMENT "PROGCAP_PG_ENV_FILE=${PROGCAP_PG_ENV_FILE}")
   else()
-    gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "plugin;${plugin}")
+    gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS plugin)
   endif()
 endfunction()

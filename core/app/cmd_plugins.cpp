@@ -280,7 +280,11 @@ nlohmann::json component_schema(const core::ComponentInfo& c, bool sink) {
                          {"required", {"type"}},
                          {"properties", {{"type", {{"const", c.type}}}, {"name", {{"type", "string"}}}, {"options", options}}}};
   if (!required.empty()) comp["required"].push_back("options");
-  if (sink) comp["properties"]["streams"] = {{"type", "array"}, {"items", {{"type", "string"}}}};
+  if (sink) {
+    comp["properties"]["streams"] = {{"type", "array"}, {"items", {{"type", "string"}}}};
+    comp["properties"]["when"] = {{"type", {"string", "boolean"}},
+                                  {"description", "true, false, 'A == B' or 'A != B' after ${...} substitution"}};
+  }
   return comp;
 }
 

@@ -16,7 +16,7 @@ for _ in $(seq 200); do [ -s "$work/ready.json" ] && break; sleep 0.05; done
 url=$(node -pe 'JSON.parse(require("fs").readFileSync(process.argv[1])).url' "$work/ready.json")
 echo "fake GitHub at $url; capturing $repo"
 GITHUB_API_URL=$url GITHUB_TOKEN=ghp_testtoken0000000000000000000000000000 \
-  "$progcap" run historical-pr-sync --set "repository_name=$repo" --set time_range=0 \
+  "$progcap" run historical-pr-sync --set "repository_name=$repo" --set time_range=0 --set target=ndjson \
   --state-dir "$work/state" --report "${PROGCAP_OUT_DIR:-out}/historical-pr-sync/report.json"
 echo
 wc -l "${PROGCAP_OUT_DIR:-out}"/historical-pr-sync/*.ndjson

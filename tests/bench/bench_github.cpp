@@ -135,7 +135,7 @@ json bench_mode(const std::string& mode, int prs, const fs::path& work) {
   fs::remove_all(dir);
   const std::map<std::string, std::string> env = {{"GITHUB_API_URL", gh.url()}, {"GITHUB_TOKEN", FakeGitHub::kToken},
                                                   {"PROGCAP_OUT_DIR", (dir / "out").string()},
-                                                  {"PROGCAP_PIPELINE_PATH", PROGCAP_SOURCE_DIR "/pipelines"}};
+                                                  {"PROGCAP_PIPELINE_PATH", PROGCAP_SOURCE_DIR "/pipelines"}, {"PROGCAP_TARGET", "ndjson"}};
   const std::vector<std::string> args = {"run", "historical-pr-sync", "--set", "repository_name=bench/big", "--set", "time_range=0",
                                          "--set", "mode=" + mode, "--no-progress", "--state-dir", (dir / "state").string(),
                                          "--report", (dir / "report.json").string()};

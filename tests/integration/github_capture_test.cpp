@@ -51,6 +51,7 @@ class GitHubCaptureTest : public ::testing::Test {
     o.env["GITHUB_TOKEN"] = FakeGitHub::kToken;
     o.env["PROGCAP_PIPELINE_PATH"] = PROGCAP_SOURCE_DIR "/pipelines";
     o.env["PROGCAP_OUT_DIR"] = (dir_ / "out").string();
+    o.env["PROGCAP_TARGET"] = "ndjson";  // these tests compare NDJSON with the truth
     o.unset_env = {"PROGCAP_PLUGIN_PATH", "CONTRIBUTOR_APP_ID", "CONTRIBUTOR_APP_PRIVATE_KEY", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"};
     return o;
   }

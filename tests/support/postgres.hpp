@@ -13,11 +13,30 @@ namespace progcap::testing {
 /// DSN (key=value form) of the server's maintenance database.
 std::string pg_admin_dsn();
 
+/// A private PostgreSQL cluster (.ci/pg-up.sh on a free port) for tests that
+/// restart or stop the server; deleted on destruction.
+class PgServer {
+ public:
+  PgServer();
+  ~PgServer();
+  PgServer(const PgServer&) = delete;
+  PgServer& operator=(const PgServer&) = delete;
+  [[nodiscard]] const std::string& admin_dsn() const noexcept { return dsn_; }
+  /// pg_ctl restart -m fast: every connection is dropped; returns when up again.
+  void restart() const;
+
+ private:
+  std::string dsn_;
+  std::string tmp_;
+  std::string bin_;
+};
+
 /// A database created for one test (from a migrated template unless
-/// `migrated` is false) and dropped on destruction.
+/// `migrated` is false) and dropped on destruction; on the shared server
+/// unless an admin DSN (e.g. PgServer::admin_dsn()) is given.
 class TestDatabase {
  public:
-  explicit TestDatabase(bool migrated = true);
+  explicit TestDatabase(bool migrated = true, std::string admin_dsn = "");
   ~TestDatabase();
   TestDatabase(const TestDatabase&) = delete;
   TestDatabase& operator=(const TestDatabase&) = delete;
@@ -34,6 +53,7 @@ class TestDatabase {
   void exec(const std::string& sql) const;
 
  private:
+  std::string admin_;
   std::string name_;
   std::string dsn_;
 };

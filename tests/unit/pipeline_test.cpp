@@ -294,6 +294,49 @@ steps:
   EXPECT_TRUE(has(errs, "source 'synthetic' has no stream 'event' (did you mean 'events'?)"));
 }
 
+
+TEST_F(PipelineTest, SinkWhenSelectsSinksAndSkipsTheOptionsOfSwitchedOffOnes) {
+  const char* yaml = R"(name: t
+inputs:
+  target: {type: string, default: files, enum: [files, nowhere]}
+steps:
+  - name: s
+    source: synthetic
+    sinks:
+      - type: ndjson
+        when: ${inputs.target} == files
+        options: {directory: /tmp/x}
+      - type: blackhole
+        when: "${inputs.target} != 'files'"
+      - type: ndjson
+        name: needs-env
+        when: ${inputs.target} == nowhere
+        options: {directory: "${env.PROGCAP_TEST_UNSET_VARIABLE}"}
+)";
+  auto p = resolve(yaml);
+  ASSERT_EQ(p.steps[0].sinks.size(), 1u);
+  EXPECT_EQ(p.steps[0].sinks[0].type, "ndjson");
+  ResolveOptions o;
+  o.overrides = {{"target", "nowhere"}};
+  auto errs = errors(yaml, o);
+  EXPECT_TRUE(has(errs, "p.yaml:16:30:")) << (errs.empty() ? "" : errs[0]);  // the switched-on sink needs its variable
+  EXPECT_TRUE(has(errs, "PROGCAP_TEST_UNSET_VARIABLE"));
+
+  auto bad = errors(R"(name: t
+steps:
+  - name: s
+    source: synthetic
+    sinks: [{type: blackhole, when: maybe}]
+)");
+  EXPECT_TRUE(has(bad, "p.yaml:5:37: when: expected true, false, 'A == B' or 'A != B'")) << (bad.empty() ? "" : bad[0]);
+  auto none = errors(R"(name: t
+steps:
+  - name: s
+    source: synthetic
+    sinks: [{type: blackhole, when: "false"}]
+)");
+  EXPECT_TRUE(has(none, "every sink is switched off"));
+}
 TEST_F(PipelineTest, FindsPipelinesByName) {
   ::setenv("PROGCAP_PIPELINE_PATH", PROGCAP_SOURCE_DIR "/pipelines", 1);
   auto p = find_pipeline("sample-synthetic", "/nonexistent/bin/progcap");

@@ -286,7 +286,10 @@ class Parser {
     }
     if (!expect(v, Value::Kind::Map, what)) return c;
     std::vector<std::string> keys = {"type", "name", "options"};
-    if (is_sink) keys.emplace_back("streams");
+    if (is_sink) {
+      keys.emplace_back("streams");
+      keys.emplace_back("when");
+    }
     check_keys(v, keys, what);
     if (const Value* t = v.get("type")) {
       c.type = string_of(*t, what + ".type");
@@ -311,6 +314,9 @@ class Parser {
       if (expect(*s, Value::Kind::List, what + ".streams")) {
         for (const auto& item : s->items) c.streams.push_back(string_of(item, what + ".streams[]"));
       }
+    }
+    if (const Value* w = v.get("when")) {
+      if (expect(*w, Value::Kind::Scalar, what + ".when")) c.when = *w;
     }
     return c;
   }

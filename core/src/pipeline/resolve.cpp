@@ -489,6 +489,31 @@ ResolvedComponent resolve_component(ComponentKind kind, const ComponentSpec& c, 
   return rc;
 }
 
+/// Evaluates a sink's `when:` after interpolation: `true`, `false`,
+/// `A == B` or `A != B` (sides trimmed, optional quotes removed). nullopt
+/// when it cannot be decided yet (validate mode) or is malformed (reported).
+std::optional<bool> evaluate_when(const Value& when, const Scope& scope, Diagnostics& diags) {
+  Value v = interpolate(when, scope, diags);
+  if (v.deferred) return std::nullopt;
+  auto unquote = [](const std::string& raw) {
+    std::string x(text::trim(raw));
+    if (x.size() >= 2 && (x.front() == '"' || x.front() == '\'') && x.back() == x.front()) x = x.substr(1, x.size() - 2);
+    return x;
+  };
+  const std::string t(text::trim(v.scalar));
+  if (t == "true") return true;
+  if (t == "false") return false;
+  for (const char* op : {"==", "!="}) {
+    const size_t at = t.find(op);
+    if (at != std::string::npos && t.find(op, at + 2) == std::string::npos) {
+      const bool eq = unquote(t.substr(0, at)) == unquote(t.substr(at + 2));
+      return std::string_view(op) == "==" ? eq : !eq;
+    }
+  }
+  diags.add(when.where, "when: expected true, false, 'A == B' or 'A != B' (after ${...} substitution), got '" + t + "'");
+  return std::nullopt;
+}
+
 }  // namespace
 
 ResolvedPipeline resolve_pipeline(const PipelineSpec& spec, const PluginRegistry& registry, const ResolveOptions& opts) {
@@ -581,7 +606,16 @@ ResolvedPipeline resolve_pipeline(const PipelineSpec& spec, const PluginRegistry
         rs.sinks.push_back(std::move(rc));
       }
     } else {
-      for (const auto& k : s.sinks) rs.sinks.push_back(resolve_component(ComponentKind::Sink, k, s.name, scope, registry, diags));
+      for (const auto& k : s.sinks) {
+        if (k.when) {
+          const auto on = evaluate_when(*k.when, scope, diags);
+          if (on.has_value() && !*on) continue;  // switched off: its options are not needed
+        }
+        rs.sinks.push_back(resolve_component(ComponentKind::Sink, k, s.name, scope, registry, diags));
+      }
+      if (rs.sinks.empty() && !s.sinks.empty()) {
+        diags.add(s.where, "step '" + s.name + "': every sink is switched off by its `when:`; nothing would receive the data");
+      }
     }
     // Sink stream filters must name streams the source (or a transform) declares.
     if (rs.source.info && rs.transforms.empty()) {

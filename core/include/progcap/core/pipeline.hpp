@@ -79,6 +79,7 @@ struct ComponentSpec {
   std::string name;  // instance label; defaults to the type
   Value options;
   std::vector<std::string> streams;  // sinks: only these streams (empty = all)
+  std::optional<Value> when;         // sinks: `true|false`, `A == B` or `A != B` after interpolation
   Location where;
 };
 
