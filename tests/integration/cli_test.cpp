@@ -194,14 +194,14 @@ steps:
 steps:
   - name: s
     source: counter
-    sinks: [{type: postgres}]
+    sinks: [{type: bigquery}]
 )");
   auto o2 = opts();
   o2.env["PROGCAP_PLUGIN_PATH"] = "/nonexistent/plugins";
   r = progcap({"run", u.string()}, o2);
   EXPECT_EQ(r.exit_code, 78);
   EXPECT_CONTAINS(r.err, "unknown source type 'counter'");
-  EXPECT_CONTAINS(r.err, "unknown sink type 'postgres'");
+  EXPECT_CONTAINS(r.err, "unknown sink type 'bigquery'");
 }
 
 TEST_F(CliTest, RunWritesReportLogAndRedactsSecrets) {
