@@ -134,7 +134,8 @@ int cmd_run(const Globals& g, const std::vector<std::string>& args) {
       "dead-letter-dir", po::value<std::string>(), "dead-letter directory (default .progcap/dead-letter)")(
       "max-dead-letters", po::value<size_t>(), "tolerate up to N dead-lettered records before exit code 3")(
       "run-id", po::value<std::string>(), "run identifier for logs and reports (default: generated)")(
-      "no-progress", "no live progress line even on a terminal")("pipeline", po::value<std::string>(), "pipeline file or name");
+      "no-progress", "no live progress line even on a terminal")(
+      "status-file", po::value<std::string>(), "rewrite FILE every second with progress JSON (records, dead letters, step)")("pipeline", po::value<std::string>(), "pipeline file or name");
   po::positional_options_description pos;
   pos.add("pipeline", 1);
   auto vm = parse(args, desc, pos);
@@ -175,6 +176,7 @@ int cmd_run(const Globals& g, const std::vector<std::string>& args) {
   const char* gha = std::getenv("GITHUB_ACTIONS");
   opts.github_actions = gha != nullptr && std::string(gha) == "true";
   opts.progress = vm.count("no-progress") == 0 && !opts.github_actions && isatty(STDERR_FILENO) != 0;
+  if (vm.count("status-file") != 0) opts.status_file = vm["status-file"].as<std::string>();
   opts.http = std::make_shared<core::http::Service>(core::http::make_cpprest_transport());
   opts.http->set_quota_policy(core::http::make_rate_limit_governor());
 

@@ -470,6 +470,21 @@ class Parser {
 
 }  // namespace
 
+Value load_yaml_text(const std::string& text, const std::string& file) {
+  Diagnostics diags;
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(Location{file, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(Location{file, e.mark.line >= 0 ? e.mark.line + 1 : 0, e.mark.column + 1}, "YAML error: " + e.msg);
+  }
+  Value v = from_yaml(root, file, Location{file, 1, 1}, diags);
+  diags.throw_if_any();
+  return v;
+}
+
 PipelineSpec load_pipeline_text(const std::string& text, const std::string& file) {
   Diagnostics diags;
   YAML::Node root;

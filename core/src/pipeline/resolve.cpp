@@ -120,6 +120,10 @@ std::optional<Value> lookup(const std::string& ref, const Location& where, const
     const std::string name = ref.substr(7);
     auto it = scope.inputs.find(name);
     if (it == scope.inputs.end()) {
+      if (scope.spec == nullptr) {
+        diags.add(where, "${" + ref + "}: only ${env.NAME} references are allowed here");
+        return std::nullopt;
+      }
       std::vector<std::string> names;
       for (const auto& i : scope.spec->inputs) names.push_back(i.name);
       diags.add(where, "${" + ref + "} refers to an undeclared input '" + name + "'" + text::did_you_mean(name, names) +
@@ -515,6 +519,11 @@ std::optional<bool> evaluate_when(const Value& when, const Scope& scope, Diagnos
 }
 
 }  // namespace
+
+Value interpolate_env(const Value& v, Diagnostics& diags) {
+  Scope scope;
+  return interpolate(v, scope, diags);
+}
 
 ResolvedPipeline resolve_pipeline(const PipelineSpec& spec, const PluginRegistry& registry, const ResolveOptions& opts) {
   Diagnostics diags;

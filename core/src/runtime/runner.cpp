@@ -54,6 +54,44 @@ std::string with_commas(uint64_t n) {
   return s;
 }
 
+/// {"records":…,"batches":…,"dead_letters":…,"running":"step","item":"…"}: the
+/// run's progress for --status-file (a job worker turns it into job progress).
+std::string status_json(const std::vector<std::shared_ptr<StepLive>>& steps) {
+  uint64_t records = 0;
+  uint64_t batches = 0;
+  uint64_t dead = 0;
+  std::string running;
+  std::string item;
+  for (const auto& s : steps) {
+    records += s->records.load();
+    batches += s->batches.load();
+    dead += s->dead.load();
+    if (s->state.load() == 1) {
+      running += (running.empty() ? "" : ",") + s->name;
+      std::lock_guard<std::mutex> g(s->mu);
+      if (!s->item.empty()) item = s->item + (s->total >= 0 ? " " + std::to_string(s->done) + "/" + std::to_string(s->total) : "");
+    }
+  }
+  std::string out = "{\"records\":" + std::to_string(records) + ",\"batches\":" + std::to_string(batches) +
+                    ",\"dead_letters\":" + std::to_string(dead) + ",\"running\":";
+  sdk::append_json_string(out, running);
+  out += ",\"item\":";
+  sdk::append_json_string(out, item);
+  out += "}\n";
+  return out;
+}
+
+void write_status_file(const std::filesystem::path& file, const std::string& text) {
+  const std::string tmp = file.string() + ".tmp";
+  {
+    std::ofstream o(tmp, std::ios::binary | std::ios::trunc);
+    o << text;
+    if (!o) return;  // best effort: progress is informational
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, file, ec);
+}
+
 /// The live progress line on a TTY. It steps aside for log lines.
 class ProgressLine final : public ConsoleGuard {
  public:
@@ -282,8 +320,13 @@ struct Runner::Impl {
     std::mutex watchdog_mu;
     std::condition_variable watchdog_cv;
     std::thread watchdog([&] {
+      auto status_at = Clock::now() - std::chrono::seconds(1);
       while (!watchdog_stop.load()) {
         const auto now = Clock::now();
+        if (!ctx.opts.status_file.empty() && now - status_at >= std::chrono::seconds(1)) {
+          write_status_file(ctx.opts.status_file, status_json(lives));
+          status_at = now;
+        }
         if (ctx.token.check_deadline(now)) logger()->error("pipeline '{}' timed out; stopping", pipeline.name);
         {
           std::lock_guard<std::mutex> g(steps_mu);
@@ -352,6 +395,7 @@ struct Runner::Impl {
     }
     watchdog_cv.notify_all();
     watchdog.join();
+    if (!ctx.opts.status_file.empty()) write_status_file(ctx.opts.status_file, status_json(lives));
     if (progress) progress->stop();
     ctx.dead_letters->close();
     try {

@@ -116,6 +116,12 @@ PipelineSpec load_pipeline_file(const std::filesystem::path& file);
 /// Same, from text (for tests); `file` is used in locations.
 PipelineSpec load_pipeline_text(const std::string& text, const std::string& file);
 
+/// Parses YAML into a Value tree with file:line:col locations (for other
+/// configuration files). Throws ConfigError on syntax errors.
+Value load_yaml_text(const std::string& text, const std::string& file);
+/// Substitutes ${env.NAME} / ${env.NAME:-default} in a Value tree (no inputs).
+Value interpolate_env(const Value& v, Diagnostics& diags);
+
 /// Finds a pipeline by path or name: a path that exists, else NAME(.yaml|.yml)
 /// in PROGCAP_PIPELINE_PATH, the install's pipelines directory, ./pipelines.
 std::optional<std::filesystem::path> find_pipeline(const std::string& name_or_path, const std::filesystem::path& exe,

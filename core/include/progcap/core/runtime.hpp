@@ -114,6 +114,7 @@ struct RunOptions {
   std::shared_ptr<http::Service> http;      // shared by every instance
   bool progress = false;                    // live progress line on stderr
   bool github_actions = false;              // ::group::, ::error::, annotations
+  std::filesystem::path status_file;        // progress JSON rewritten every second (job workers read it)
   std::string host_version;
 };
 
