@@ -37,5 +37,7 @@ int cmd_validate(const Globals& g, const std::vector<std::string>& args);
 int cmd_run(const Globals& g, const std::vector<std::string>& args);
 int cmd_pipelines(const Globals& g, const std::vector<std::string>& args);
 int cmd_db(const Globals& g, const std::vector<std::string>& args);
+/// enqueue | work | jobs | stats | plan-matrix | dispatch
+int cmd_job_system(const Globals& g, const std::string& cmd, const std::vector<std::string>& args);
 
 }  // namespace progcap::cli

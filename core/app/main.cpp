@@ -45,6 +45,19 @@ commands:
   db migrate|status [--dsn DSN]
                                apply / list the SQL migrations (contributor.info schema + progcap
                                functions) on $DATABASE_URL; see `progcap db --help`
+
+job queue (Postgres, $DATABASE_URL; routing and job types in pipelines/jobs/jobs.yaml):
+  enqueue JOB_TYPE --repository OWNER/NAME [--pr-numbers 1,2 | --time-range DAYS] [--max-items N]
+          [--trigger manual|automatic|scheduled]
+                               queue a job in the real-time or bulk lane (the rule is recorded)
+  work --lane realtime|bulk [--concurrency N] [--once] [--max-jobs N]
+                               run queued jobs (each job's pipeline in a child process); SIGTERM
+                               releases running jobs back to the queue
+  work --job ID                run one job (workflow runs and matrix legs)
+  jobs list|show|retry|cancel|stats
+                               inspect and manage jobs (`stats`: per lane and status)
+  plan-matrix --job ID         a bulk job's child jobs as a GitHub Actions matrix (JSON)
+  dispatch [--job ID]          start the workflow of each pending bulk-lane job (workflow_dispatch)
   version                      product version and plugin ABI version
 
 exit codes: 0 ok · 1 run failed · 2 usage · 3 records dead-lettered · 70 plugin crashed ·
@@ -118,6 +131,8 @@ int main(int argc, char** argv) {
       rc = cli::cmd_pipelines(g, rest);
     } else if (cmd == "db") {
       rc = cli::cmd_db(g, rest);
+    } else if (cmd == "enqueue" || cmd == "work" || cmd == "jobs" || cmd == "stats" || cmd == "plan-matrix" || cmd == "dispatch") {
+      rc = cli::cmd_job_system(g, cmd, rest);
     } else {
       std::cerr << "progcap: unknown command '" << cmd << "'\n\n" << kUsage;
       rc = core::kExitUsage;

@@ -170,9 +170,11 @@ JobsConfig load_jobs_config_text(const std::string& text, const std::string& fil
     for (const auto& t : cfg.types) {
       for (const auto& child : t.fan_out) {
         const JobTypeConfig* c = cfg.type(child);
-        if (c == nullptr || c->pipeline.empty()) {
-          diags.add(t.where, "job type '" + t.name + "' fans out into '" + child + "', which is not a job type with a pipeline" +
+        if (c == nullptr) {
+          diags.add(t.where, "job type '" + t.name + "' fans out into '" + child + "', which is not a job type" +
                                  text::did_you_mean(child, cfg.type_names()));
+        } else if (!c->fan_out.empty()) {
+          diags.add(t.where, "job type '" + t.name + "' fans out into '" + child + "', which fans out itself (one level only)");
         }
       }
     }

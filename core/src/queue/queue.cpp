@@ -178,8 +178,8 @@ EnqueueResult Queue::enqueue(const JobRequest& req) {
   auto ins = tx.exec_params(
       "INSERT INTO progressive_capture_jobs (job_type, repository_id, processor_type, status, time_range_days, metadata, lane, "
       "  attempts, max_attempts, run_after, idempotency_key, inputs, started_at, updated_at) "
-      "VALUES ($1, $2::uuid, $3, $4, nullif($5, '')::int, $6::jsonb, $7, 0, $8, now(), coalesce(nullif($9, ''), 'auto:' || md5($10)), $11::jsonb, "
-      "  CASE WHEN $4 = 'processing' THEN now() END, now()) "
+      "VALUES ($1, $2::uuid, $3, $4::text, nullif($5, '')::int, $6::jsonb, $7, 0, $8, now(), coalesce(nullif($9, ''), 'auto:' || md5($10)), $11::jsonb, "
+      "  CASE WHEN $4::text = 'processing' THEN now() END, now()) "
       "ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL AND status IN ('pending', 'processing') DO NOTHING "
       "RETURNING id::text",
       req.job_type, repo[0][0].as<std::string>(), lane.processor_type, parent ? "processing" : "pending",
@@ -218,7 +218,7 @@ EnqueueResult Queue::enqueue(const JobRequest& req) {
         out.children.push_back(c[0][0].as<std::string>());
       }
     }
-    tx.exec_params("UPDATE progressive_capture_jobs SET items_total = $2, current_item = '0/' || $2 || ' child jobs completed' "
+    tx.exec_params("UPDATE progressive_capture_jobs SET items_total = $2::int, current_item = '0/' || $2::int || ' child jobs completed' "
                    "WHERE id = $1::uuid",
                    out.id, static_cast<int64_t>(out.children.size()));
   }
@@ -364,12 +364,13 @@ void Queue::mark_dispatched(const std::string& id, const std::string& workflow, 
                             const std::string& repository) {
   pqxx::work tx(*impl_->conn);
   tx.exec_params(
-      "UPDATE progressive_capture_jobs SET locked_by = 'dispatch:' || $2, "
-      "  lease_expires_at = now() + $5::bigint * interval '1 millisecond', processor_type = 'github_actions', "
+      "UPDATE progressive_capture_jobs SET locked_by = CASE WHEN status = 'pending' THEN 'dispatch:' || $2 END, "
+      "  lease_expires_at = CASE WHEN status = 'pending' THEN now() + $5::bigint * interval '1 millisecond' END, "
+      "  processor_type = 'github_actions', "
       "  metadata = coalesce(metadata, '{}'::jsonb) || jsonb_build_object('workflow', $2, 'dispatched_at', now(), "
       "    'dispatch', jsonb_build_object('workflow', $2, 'ref', $3, 'repository', $4, 'at', now(), "
       "      'count', coalesce((metadata->'dispatch'->>'count')::int, 0) + 1)), updated_at = now() "
-      "WHERE id = $1::uuid AND status = 'pending'",
+      "WHERE id = $1::uuid AND status IN ('pending', 'processing')",
       id, workflow, ref, repository, ms(impl_->cfg.dispatch.claim_timeout));
   tx.commit();
 }
@@ -378,17 +379,27 @@ void Queue::mark_dispatch_failed(const std::string& id, const std::string& error
   pqxx::work tx(*impl_->conn);
   tx.exec_params(
       "UPDATE progressive_capture_jobs SET status = 'failed', error = $2, completed_at = now(), locked_by = NULL, "
-      "  lease_expires_at = NULL, current_item = 'dispatch refused', updated_at = now() WHERE id = $1::uuid AND status = 'pending'",
+      "  lease_expires_at = NULL, current_item = 'dispatch refused', updated_at = now() "
+      "WHERE id = $1::uuid AND status IN ('pending', 'processing')",
       id, error);
+  // A refused bulk parent takes its children with it.
+  tx.exec_params(
+      "UPDATE progressive_capture_jobs SET status = 'cancelled', completed_at = now(), current_item = 'parent dispatch refused', "
+      "  updated_at = now() WHERE parent_id = $1::uuid AND status = 'pending'",
+      id);
   tx.commit();
 }
 
 std::vector<Job> Queue::dispatchable(int limit, const std::string& only_id) {
   pqxx::work tx(*impl_->conn);
   auto r = tx.exec_params(std::string("SELECT ") + kCols +
-                              " FROM progressive_capture_jobs j WHERE j.status = 'pending' AND j.lane = 'bulk' AND j.parent_id IS NULL "
-                              "AND (j.lease_expires_at IS NULL OR j.lease_expires_at < now()) AND ($2 = '' OR j.id::text = $2) "
-                              "AND ($2 <> '' OR j.run_after <= now()) ORDER BY j.created_at LIMIT $1",
+                              " FROM progressive_capture_jobs j WHERE j.lane = 'bulk' AND j.parent_id IS NULL AND ($2 = '' OR j.id::text = $2) "
+                              "AND ((j.status = 'pending' AND (j.lease_expires_at IS NULL OR j.lease_expires_at < now()) "
+                              "      AND ($2 <> '' OR j.run_after <= now())) "
+                              // a bulk parent is dispatched once: its workflow runs the children in a matrix
+                              "  OR (j.status = 'processing' AND j.locked_by IS NULL AND j.metadata->'dispatch' IS NULL "
+                              "      AND EXISTS (SELECT 1 FROM progressive_capture_jobs c WHERE c.parent_id = j.id))) "
+                              "ORDER BY j.created_at LIMIT $1",
                           limit, only_id);
   tx.commit();
   std::vector<Job> out;

@@ -24,6 +24,18 @@ Settings Settings::from(const sdk::Config& cfg) {
   if (cfg.has(Opt::kTimeRange.name())) s.time_range_days = cfg.get(Opt::kTimeRange);
   if (cfg.has(Opt::kMaxItems.name())) s.max_items = cfg.get(Opt::kMaxItems);
   if (cfg.has(Opt::kIncludePatch.name())) s.include_patch = cfg.get(Opt::kIncludePatch);
+  if (cfg.has(Opt::kShard.name())) {
+    const std::string sh = cfg.get(Opt::kShard);
+    if (!sh.empty()) {
+      const size_t sep = sh.find('/');
+      s.shard_index = std::stoll(sh.substr(0, sep));
+      s.shard_count = std::stoll(sh.substr(sep + 1));
+      if (s.shard_index >= s.shard_count) {
+        throw sdk::ConfigError("shard " + sh + ": K must be smaller than N (shards are 0/N .. " + std::to_string(s.shard_count - 1) +
+                               "/N)");
+      }
+    }
+  }
   if (cfg.has(Opt::kPrNumbers.name())) {
     std::set<int64_t> seen;
     for (const auto& n : cfg.get(Opt::kPrNumbers)) {

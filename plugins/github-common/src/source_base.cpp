@@ -46,13 +46,14 @@ PrSelection::PrSelection(Client& client, const Settings& s, int64_t window_start
 
 std::optional<PrSelection::Item> PrSelection::next() {
   if (done_) return std::nullopt;
-  if (!listing()) {
+  while (!listing()) {
     if (index_ >= s_.pr_numbers.size()) {
       done_ = true;
       return std::nullopt;
     }
     Item it;
     it.number = s_.pr_numbers[index_++];
+    if (!s_.in_shard(it.number)) continue;
     return it;
   }
   while (true) {
@@ -69,7 +70,9 @@ std::optional<PrSelection::Item> PrSelection::next() {
       const std::string url = first ? client_.url("/repos/" + s_.owner + "/" + s_.name + "/pulls?state=all&sort=updated&direction=desc&per_page=100")
                                     : *next_url_;
       page_ = client_.get(url, {"GET /repos/{owner}/{repo}/pulls", first, false,
-                                "|time_range=" + std::to_string(s_.time_range_days) + "|max_items=" + std::to_string(s_.max_items)});
+                                "|time_range=" + std::to_string(s_.time_range_days) + "|max_items=" + std::to_string(s_.max_items) +
+                                    (s_.shard_count > 1 ? "|shard=" + std::to_string(s_.shard_index) + "/" + std::to_string(s_.shard_count)
+                                                        : std::string())});
       in_page_ = 0;
       if (first) {
         first_page_ = page_;
@@ -104,7 +107,8 @@ std::optional<PrSelection::Item> PrSelection::next() {
       done_ = true;
       return std::nullopt;
     }
-    ++selected_;
+    ++selected_;  // max_items counts the whole selection: the shards together select what one run would
+    if (!s_.in_shard(it.number)) continue;
     it.listed = &entry;
     return it;
   }

@@ -19,7 +19,7 @@ class PrDetailsSource final : public gh::SourceBase {
       "requests make unchanged PRs free; a missing PR number is dead-lettered and the run goes on.";
   static sdk::OptionList options() {
     using O = gh::Opt;
-    return {O::kRepository, O::kPrNumbers, O::kTimeRange, O::kMaxItems, O::kIncludePatch, O::kApiUrl, O::kToken,
+    return {O::kRepository, O::kPrNumbers, O::kTimeRange, O::kMaxItems, O::kShard, O::kIncludePatch, O::kApiUrl, O::kToken,
             O::kAppId, O::kAppPrivateKey, O::kTokenRefreshMargin, O::kMaxRateLimitWait, O::kConditional};
   }
   static std::vector<const sdk::Stream*> streams() {

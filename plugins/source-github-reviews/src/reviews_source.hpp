@@ -19,7 +19,7 @@ class ReviewsSource final : public gh::SourceBase {
       "updated within `time_range` days. An unchanged PR costs one free 304.";
   static sdk::OptionList options() {
     using O = gh::Opt;
-    return {O::kRepository, O::kPrNumbers, O::kTimeRange, O::kMaxItems, O::kApiUrl, O::kToken, O::kAppId,
+    return {O::kRepository, O::kPrNumbers, O::kTimeRange, O::kMaxItems, O::kShard, O::kApiUrl, O::kToken, O::kAppId,
             O::kAppPrivateKey, O::kTokenRefreshMargin, O::kMaxRateLimitWait, O::kConditional};
   }
   static std::vector<const sdk::Stream*> streams() {

@@ -45,6 +45,8 @@ struct Opt {
       "days: pull requests updated within this many days (0 = the whole history)");
   static inline const auto kMaxItems =
       sdk::option<int64_t>("max_items").default_value(0).range(0, INT64_MAX).describe("at most this many pull requests (0 = no limit)");
+  static inline const auto kShard = sdk::option<std::string>("shard").default_value("").pattern("([0-9]+/[1-9][0-9]*)?").describe(
+      "K/N: only the selected pull requests whose number % N == K (bulk capture splits one selection across N workers)");
   static inline const auto kIncludePatch =
       sdk::option<bool>("include_patch").default_value(false).describe("also store each file's diff (patch)");
 };
@@ -64,6 +66,10 @@ struct Settings {
   std::vector<int64_t> pr_numbers;
   int64_t time_range_days = 30;
   int64_t max_items = 0;
+  int64_t shard_index = 0;  // shard K of shard_count (0 = unsharded)
+  int64_t shard_count = 0;
+  /// True when pull request `number` belongs to this shard.
+  [[nodiscard]] bool in_shard(int64_t number) const noexcept { return shard_count <= 1 || number % shard_count == shard_index; }
   bool include_patch = false;
 
   /// Reads the options; validates combinations (throws sdk::ConfigError).
