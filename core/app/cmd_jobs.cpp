@@ -299,7 +299,13 @@ class Worker {
             if (const int n = q->reap(o_.lane); n > 0) core::logger()->warn("requeued or failed {} job(s) whose lease expired", n);
             last_reap = std::chrono::steady_clock::now();
           }
+          if (o_.max_jobs > 0 && claimed_.fetch_add(1) >= o_.max_jobs) {  // reserve one of the --max-jobs
+            stop_.store(true);
+            wake_.notify_all();
+            return;
+          }
           job = q->claim(o_.lane, worker);
+          if (!job && o_.max_jobs > 0) claimed_.fetch_sub(1);
         }
       } catch (const std::exception& e) {
         core::logger()->error("worker {}: queue error: {}; retrying", worker, core::Redactor::instance().redact(e.what()));
@@ -377,7 +383,7 @@ class Worker {
       const std::string v = input_text(job.inputs, key);
       if (!v.empty()) argv.insert(argv.end(), {"--set", std::string(key) + "=" + v});
     }
-    const pid_t pid = spawn(argv);
+    const pid_t pid = spawn(argv, job.id, job.attempts);
     int status_code = -1;
     bool lost = false;
     if (pid <= 0) {
@@ -455,7 +461,7 @@ class Worker {
 
   /// fork+exec with the signal mask cleared and SIGTERM on our death (a
   /// killed worker's run drains and exits instead of running on unowned).
-  static pid_t spawn(const std::vector<std::string>& argv) {
+  static pid_t spawn(const std::vector<std::string>& argv, const std::string& job_id, int attempt) {
     std::vector<char*> cargv;
     std::vector<std::string> copy = argv;
     for (auto& a : copy) cargv.push_back(a.data());
@@ -463,6 +469,9 @@ class Worker {
     const pid_t pid = ::fork();
     if (pid == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      // The run knows its job (pipelines may use ${env.PROGCAP_JOB_ID}, logs show it).
+      ::setenv("PROGCAP_JOB_ID", job_id.c_str(), 1);
+      ::setenv("PROGCAP_JOB_ATTEMPT", std::to_string(attempt).c_str(), 1);
       sigset_t none;
       sigemptyset(&none);
       ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -512,6 +521,7 @@ class Worker {
   WorkOptions o_;
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> done_{0};
+  std::atomic<int64_t> claimed_{0};
   std::atomic<int> exit_code_{core::kExitOk};
   std::mutex mu_;
   std::condition_variable wake_;
@@ -711,12 +721,14 @@ int cmd_dispatch(const Globals& g, const std::vector<std::string>& args) {
   const JobsConfig cfg = config_of(g, vm);
   const std::string repo = vm.count("repository") != 0 ? vm["repository"].as<std::string>() : cfg.dispatch.repository;
   const std::string ref = vm.count("ref") != 0 ? vm["ref"].as<std::string>() : cfg.dispatch.ref;
-  if (repo.find('/') == std::string::npos) throw UsageError("dispatch repository '" + repo + "' is not OWNER/NAME");
   const bool dry = vm.count("dry-run") != 0;
   const char* token = std::getenv("GITHUB_TOKEN");
   if (!dry && (token == nullptr || *token == '\0')) {
-    throw core::ConfigError(core::Location{}, "dispatch needs GITHUB_TOKEN (a token allowed to run workflows in " + repo + ")");
+    throw core::ConfigError(core::Location{}, "dispatch needs GITHUB_TOKEN (a token allowed to run workflows in " +
+                                                  (repo.empty() ? std::string("the workflows' repository") : repo) + ")");
   }
+  if (repo.empty()) throw UsageError("no dispatch repository: set dispatch.repository in " + cfg.file.string() + " or pass --repository");
+  if (repo.find('/') == std::string::npos) throw UsageError("dispatch repository '" + repo + "' is not OWNER/NAME");
   if (token != nullptr) core::Redactor::instance().add(token);
   std::string api = std::getenv("GITHUB_API_URL") != nullptr ? std::getenv("GITHUB_API_URL") : "https://api.github.com";
   while (!api.empty() && api.back() == '/') api.pop_back();

@@ -97,8 +97,8 @@ json Job::to_json() const {
 }
 
 struct Queue::Impl {
-  explicit Impl(const JobsConfig& c) : cfg(c) {}
-  const JobsConfig& cfg;
+  explicit Impl(JobsConfig c) : cfg(std::move(c)) {}
+  const JobsConfig cfg;
   std::unique_ptr<pqxx::connection> conn;
 
   void update_parent(pqxx::work& tx, const std::string& parent) {
@@ -293,7 +293,7 @@ void Queue::finish(const Job& job, const std::string& worker, const Outcome& o) 
       r = tx.exec_params(
           "UPDATE progressive_capture_jobs SET status = 'completed', completed_at = now(), locked_by = NULL, lease_expires_at = NULL, "
           "  error = NULL, items_total = coalesce(nullif($3, '')::int, items_total), items_processed = $4, items_failed = $5, current_item = 'completed', "
-          "  metadata = coalesce(metadata, '{}'::jsonb) || jsonb_build_object('result', $6::jsonb), updated_at = now() "
+          "  metadata = coalesce(metadata, '{}'::jsonb) || jsonb_build_object('result', $6::jsonb, 'worker', $2::text), updated_at = now() "
           "WHERE id = $1::uuid AND locked_by = $2 AND status = 'processing' RETURNING coalesce(parent_id::text, ''), status",
           job.id, worker, opt(o.progress.total), o.progress.processed, o.progress.failed, result);
       break;
@@ -308,8 +308,8 @@ void Queue::finish(const Job& job, const std::string& worker, const Outcome& o) 
           "  error = $5, locked_by = NULL, lease_expires_at = NULL, items_processed = $6, items_failed = $7, "
           "  current_item = CASE WHEN $3 AND attempts < max_attempts THEN 'retrying after attempt ' || attempts ELSE 'failed' END, "
           "  metadata = coalesce(metadata, '{}'::jsonb) || jsonb_build_object('errors', "
-          "    coalesce(metadata->'errors', '[]'::jsonb) || jsonb_build_array(jsonb_build_object('attempt', attempts, 'error', $5, "
-          "    'worker', $2, 'at', now())), 'result', $8::jsonb), "
+          "    coalesce(metadata->'errors', '[]'::jsonb) || jsonb_build_array(jsonb_build_object('attempt', attempts, 'error', $5::text, "
+          "    'worker', $2::text, 'at', now())), 'result', $8::jsonb), "
           "  updated_at = now() "
           "WHERE id = $1::uuid AND locked_by = $2 AND status = 'processing' RETURNING coalesce(parent_id::text, ''), status",
           job.id, worker, o.kind == Outcome::Kind::Retry, ms(backoff), o.error, o.progress.processed, o.progress.failed, result);
@@ -354,7 +354,7 @@ void Queue::record_run(const std::string& id, int64_t run_id, const std::string&
   pqxx::work tx(*impl_->conn);
   tx.exec_params(
       "UPDATE progressive_capture_jobs SET workflow_run_id = $2, workflow_run_url = $3, workflow_run_attempt = $4, "
-      "  metadata = coalesce(metadata, '{}'::jsonb) || jsonb_build_object('run_url', $3, 'workflow_run_id', $2, 'attempt', $4), "
+      "  metadata = coalesce(metadata, '{}'::jsonb) || jsonb_build_object('run_url', $3::text, 'workflow_run_id', $2::bigint, 'attempt', $4::int), "
       "  updated_at = now() WHERE id = $1::uuid",
       id, run_id, url, attempt);
   tx.commit();
@@ -367,8 +367,8 @@ void Queue::mark_dispatched(const std::string& id, const std::string& workflow, 
       "UPDATE progressive_capture_jobs SET locked_by = CASE WHEN status = 'pending' THEN 'dispatch:' || $2 END, "
       "  lease_expires_at = CASE WHEN status = 'pending' THEN now() + $5::bigint * interval '1 millisecond' END, "
       "  processor_type = 'github_actions', "
-      "  metadata = coalesce(metadata, '{}'::jsonb) || jsonb_build_object('workflow', $2, 'dispatched_at', now(), "
-      "    'dispatch', jsonb_build_object('workflow', $2, 'ref', $3, 'repository', $4, 'at', now(), "
+      "  metadata = coalesce(metadata, '{}'::jsonb) || jsonb_build_object('workflow', $2::text, 'dispatched_at', now(), "
+      "    'dispatch', jsonb_build_object('workflow', $2::text, 'ref', $3::text, 'repository', $4::text, 'at', now(), "
       "      'count', coalesce((metadata->'dispatch'->>'count')::int, 0) + 1)), updated_at = now() "
       "WHERE id = $1::uuid AND status IN ('pending', 'processing')",
       id, workflow, ref, repository, ms(impl_->cfg.dispatch.claim_timeout));
