@@ -43,7 +43,8 @@ async function allXmins(client) {
 
 test('migration files are named NNNN_*.sql and contain no transaction control', () => {
   const files = migrationFiles();
-  assert.deepEqual(files, ['0001_contributor_info_core.sql', '0002_pull_request_files.sql', '0003_progcap_resolvers.sql']);
+  assert.deepEqual(files, ['0001_contributor_info_core.sql', '0002_pull_request_files.sql', '0003_progcap_resolvers.sql',
+    '0004_progcap_job_queue.sql']);
   for (const f of files) {
     const sql = readFileSync(join(MIGRATIONS_DIR, f), 'utf8');
     assert.doesNotMatch(sql, /^\s*(BEGIN|COMMIT|ROLLBACK)\s*;/im, `${f} must not manage transactions`);
@@ -55,10 +56,12 @@ test('empty database: all migrations apply, a second run is a no-op', async () =
   const db = await createDb('mig_empty');
   const c = await connect(db);
   try {
-    assert.deepEqual(await migrate(c), ['0001_contributor_info_core', '0002_pull_request_files', '0003_progcap_resolvers']);
+    assert.deepEqual(await migrate(c), ['0001_contributor_info_core', '0002_pull_request_files', '0003_progcap_resolvers',
+      '0004_progcap_job_queue']);
     const recorded = await c.query('SELECT version, length(checksum) AS n FROM progcap_schema_migrations ORDER BY 1');
     assert.deepEqual(recorded.rows.map((r) => [r.version, r.n]),
-      [['0001_contributor_info_core', 64], ['0002_pull_request_files', 64], ['0003_progcap_resolvers', 64]]);
+      [['0001_contributor_info_core', 64], ['0002_pull_request_files', 64], ['0003_progcap_resolvers', 64],
+        ['0004_progcap_job_queue', 64]]);
 
     const tables = (await c.query(`SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' ORDER BY 1`)).rows.map((r) => r.relname);
     assert.deepEqual(tables, ['comments', 'contributors', 'issues', 'progcap_schema_migrations', 'progressive_capture_jobs',
@@ -81,7 +84,8 @@ test('empty database: all migrations apply, a second run is a no-op', async () =
     assert.deepEqual(await col('progressive_capture_jobs', 'processor_type'),
       { type: 'character varying(20)', nn: true, def: "'github_actions'::character varying" });
     assert.deepEqual(await col('progressive_capture_jobs', 'metadata'), { type: 'jsonb', nn: false, def: "'{}'::jsonb" });
-    assert.equal((await col('progressive_capture_jobs', 'updated_at')), undefined, 'no updated_at column (spec §3.6)');
+    // spec §3.6 has no updated_at; migration 0004 (job queue) adds it
+    assert.deepEqual(await col('progressive_capture_jobs', 'updated_at'), { type: 'timestamp with time zone', nn: false, def: 'now()' });
     assert.deepEqual(await col('contributors', 'id'), { type: 'uuid', nn: true, def: 'gen_random_uuid()' });
 
     const cons = (await c.query(`SELECT conrelid::regclass::text AS t, conname, pg_get_constraintdef(oid) AS def
@@ -101,7 +105,9 @@ test('empty database: all migrations apply, a second run is a no-op', async () =
       'FOREIGN KEY (repository_id) REFERENCES repositories(id) DEFERRABLE INITIALLY DEFERRED');
     const idx = (await c.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'progressive_capture_jobs' ORDER BY 1`)).rows.map((r) => r.indexname);
     assert.deepEqual(idx, ['idx_capture_jobs_processor', 'idx_capture_jobs_repository', 'idx_capture_jobs_status',
-      'idx_capture_jobs_workflow_run', 'progressive_capture_jobs_pkey']);
+      'idx_capture_jobs_workflow_run',
+      'progcap_jobs_claim_idx', 'progcap_jobs_idempotency_key', 'progcap_jobs_lease_idx', 'progcap_jobs_parent_idx', // 0004
+      'progressive_capture_jobs_pkey']);
     const view = await c.query('SELECT * FROM progressive_capture_stats');
     assert.deepEqual(view.fields.map((f) => f.name), ['processor_type', 'status', 'count', 'oldest_job', 'newest_job', 'avg_duration_minutes']);
 
