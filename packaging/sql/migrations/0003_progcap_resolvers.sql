@@ -32,6 +32,7 @@
 --     "warnings":   [ {"index": ..., "key": {...}, "reason": "<code>", "detail": "<text>"} ],
 --     "renamed":    [ {"github_id": n, "from": "old", "to": "old__renamed_<github_id>"} ]  -- contributors, repositories
 --     "deleted":    <n>                                        -- pull_request_files with replace => true
+--     "replies_linked": <n>  -- comments: waiting replies linked to a parent stored by now
 --     "ids":        [ {"github_id": n, "id": "<uuid>"} ]       -- only when return_ids => true
 --   }
 -- Rejection reasons: invalid_row, missing_field, invalid_value, missing_repository,
@@ -1117,7 +1118,19 @@ END $fn$;
 -- PR comments only (issue_id stays NULL). in_reply_to_github_id is resolved to the parent's
 -- UUID, also when the parent arrives in the same call (any order: new rows get their id assigned
 -- here, and the foreign key is checked at the end of the statement); a parent that cannot be
--- found keeps the stored link and adds an unresolved_in_reply_to warning.
+-- found keeps the stored link, adds an unresolved_in_reply_to warning and waits in
+-- progcap_pending_replies: every later merge links the waiting replies whose parent is stored by
+-- then ("replies_linked" in the result) and forgets them. REST lists a repository's review
+-- comments by update time, so a reply routinely arrives in an earlier batch than its parent.
+CREATE TABLE IF NOT EXISTS progcap_pending_replies (
+  comment_github_id bigint PRIMARY KEY,
+  parent_github_id  bigint NOT NULL,
+  recorded_at       timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS progcap_pending_replies_parent ON progcap_pending_replies (parent_github_id);
+COMMENT ON TABLE progcap_pending_replies IS
+  'progcap: review-comment replies stored before their parent; linked (and removed) by progcap_merge_comments';
+
 CREATE OR REPLACE FUNCTION progcap_merge_comments(return_ids boolean DEFAULT false)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -1135,6 +1148,7 @@ DECLARE
   v_result             jsonb;
   v_rejected           jsonb;
   v_gids               bigint[];
+  v_linked             integer := 0;
 BEGIN
   IF to_regclass('pg_temp.progcap_stage_comments') IS NULL THEN
     RAISE EXCEPTION 'progcap_merge_comments: pg_temp.progcap_stage_comments does not exist in this session'
@@ -1276,7 +1290,8 @@ BEGIN
                  ORDER BY r._ord) FILTER (WHERE r.reason IS NOT NULL), '[]'::jsonb) AS rejected,
                coalesce(jsonb_agg(jsonb_build_object('index', r._ord, 'key', jsonb_build_object('github_id', r.github_id),
                    'reason', 'unresolved_in_reply_to',
-                   'detail', format('in_reply_to_github_id %s not found in comments; in_reply_to_id kept', r.in_reply_to_github_id))
+                   'detail', format('in_reply_to_github_id %s not found in comments yet; linked when it is stored',
+                                    r.in_reply_to_github_id))
                  ORDER BY r._ord) FILTER (WHERE r.reason IS NULL AND r.in_reply_to_github_id IS NOT NULL AND r.par_id IS NULL
                                             AND (r.in_reply_to_github_id = r.github_id
                                                  OR NOT (SELECT m.map FROM m) ? r.in_reply_to_github_id::text)),
@@ -1284,6 +1299,36 @@ BEGIN
                array_agg(r.github_id) FILTER (WHERE return_ids AND r.reason IS NULL) AS ids
         FROM r) a,
        (SELECT count(*) FILTER (WHERE w.inserted) AS ins, count(*) FILTER (WHERE NOT w.inserted) AS upd FROM w) wc;
+
+  -- Replies written without their parent wait for it (the statement above cannot see its own
+  -- inserts, so this and the linking below are separate statements).
+  IF v_result->'warnings' <> '[]'::jsonb THEN
+    INSERT INTO progcap_pending_replies AS p (comment_github_id, parent_github_id)
+    SELECT DISTINCT ON (s.github_id) s.github_id, s.in_reply_to_github_id
+    FROM pg_temp.progcap_stage_comments s
+    WHERE s.github_id IN (SELECT (x->'key'->>'github_id')::bigint FROM jsonb_array_elements(v_result->'warnings') x)
+      AND s.in_reply_to_github_id <> s.github_id
+    ORDER BY s.github_id, s._ord DESC
+    ON CONFLICT (comment_github_id) DO UPDATE SET parent_github_id = EXCLUDED.parent_github_id, recorded_at = now()
+      WHERE p.parent_github_id IS DISTINCT FROM EXCLUDED.parent_github_id;
+  END IF;
+  -- Link every waiting reply whose parent is stored now (this call's or an earlier one's; a
+  -- parent committed by a simultaneous session is linked by the next merge).
+  IF EXISTS (SELECT 1 FROM progcap_pending_replies) THEN
+    WITH linked AS (
+      DELETE FROM progcap_pending_replies p
+      USING comments par
+      WHERE par.github_id = p.parent_github_id
+      RETURNING p.comment_github_id, par.id AS parent_id
+    ), u AS (
+      UPDATE comments c SET in_reply_to_id = l.parent_id
+      FROM linked l
+      WHERE c.github_id = l.comment_github_id AND c.in_reply_to_id IS DISTINCT FROM l.parent_id
+      RETURNING 1
+    )
+    SELECT count(*) INTO v_linked FROM u;
+  END IF;
+  v_result := v_result || jsonb_build_object('replies_linked', v_linked);
 
   IF v_invalid <> '[]'::jsonb THEN
     SELECT jsonb_agg(x.o ORDER BY (x.o->>'index')::integer) INTO v_rejected
@@ -1556,4 +1601,14 @@ BEGIN
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO service_role', f);
     END IF;
   END LOOP;
+  -- progcap's own bookkeeping table: written by the merge (caller's rights), never by the API roles
+  REVOKE ALL ON TABLE progcap_pending_replies FROM PUBLIC;
+  FOREACH r IN ARRAY ARRAY['anon', 'authenticated'] LOOP
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+      EXECUTE format('REVOKE ALL ON TABLE progcap_pending_replies FROM %I', r);
+    END IF;
+  END LOOP;
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
+    GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE progcap_pending_replies TO service_role;
+  END IF;
 END $$;

@@ -386,6 +386,7 @@ MergeResult parse_merge_result(std::string_view text) {
   r.unchanged = num("unchanged");
   r.duplicates = num("duplicates");
   r.deleted = num("deleted");
+  r.replies_linked = num("replies_linked");
   auto text_of = [](const nlohmann::json& o) {
     std::string s = o.value("reason", std::string("rejected"));
     if (o.contains("detail") && o["detail"].is_string()) s += ": " + o["detail"].get<std::string>();

@@ -203,8 +203,10 @@ pqxx::connection& PostgresSink::Impl::conn() {
     if (msg.find("authentication failed") != std::string::npos || msg.find("no password supplied") != std::string::npos) {
       throw sdk::AuthError("postgres: " + msg + " (check the password in the dsn)");
     }
+    // libpq reports a DSN it cannot parse as a connection failure ("missing "=" after "not" in
+    // connection info string"): that is a configuration error, not an outage to retry.
     if (msg.find("does not exist") != std::string::npos || msg.find("invalid") != std::string::npos ||
-        msg.find("pg_hba.conf") != std::string::npos) {
+        msg.find("connection info string") != std::string::npos || msg.find("pg_hba.conf") != std::string::npos) {
       throw sdk::ConfigError("postgres: " + msg);
     }
     throw sdk::IoError("postgres: cannot connect: " + msg);
@@ -319,6 +321,7 @@ void PostgresSink::Impl::merge_chunk(pqxx::dbtransaction& tx, const cinfo::Bindi
   stats.total.inserted += m.inserted;
   stats.total.updated += m.updated;
   stats.total.unchanged += m.unchanged;
+  stats.total.replies_linked += m.replies_linked;
 }
 
 void PostgresSink::Impl::load(pqxx::dbtransaction& tx, const cinfo::Binding& b, const sdk::BatchView& batch,
@@ -391,6 +394,7 @@ sdk::Status PostgresSink::write(const sdk::BatchView& batch) {
   if (!stats.rejected.empty()) ctx_.metric_add("postgres." + table + ".rejected", static_cast<int64_t>(stats.rejected.size()));
   if (!stats.warnings.empty()) ctx_.metric_add("postgres." + table + ".warnings", static_cast<int64_t>(stats.warnings.size()));
   if (prep.duplicates != 0) ctx_.metric_add("postgres." + table + ".duplicates", static_cast<int64_t>(prep.duplicates));
+  if (stats.total.replies_linked != 0) ctx_.metric_add("postgres." + table + ".replies_linked", stats.total.replies_linked);
   if (stats.bisections != 0) ctx_.metric_add("postgres.bisections", stats.bisections);
   return sdk::Status::Ok;
 }

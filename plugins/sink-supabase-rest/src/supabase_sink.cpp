@@ -231,6 +231,7 @@ void SupabaseSink::send(const cinfo::Binding& b, const std::vector<uint64_t>& ro
       stats.total.inserted += m.inserted;
       stats.total.updated += m.updated;
       stats.total.unchanged += m.unchanged;
+      stats.total.replies_linked += m.replies_linked;
       // Keep requests near the target duration (the statement timeout is 8 s on Supabase).
       if (took > target_ && rows_now_ > 1) {
         rows_now_ = std::max<size_t>(1, rows_now_ / 2);
@@ -303,6 +304,7 @@ sdk::Status SupabaseSink::write(const sdk::BatchView& batch) {
   if (!stats.rejected.empty()) ctx_.metric_add("supabase." + table + ".rejected", static_cast<int64_t>(stats.rejected.size()));
   if (!stats.warnings.empty()) ctx_.metric_add("supabase." + table + ".warnings", static_cast<int64_t>(stats.warnings.size()));
   if (prep.duplicates != 0) ctx_.metric_add("supabase." + table + ".duplicates", static_cast<int64_t>(prep.duplicates));
+  if (stats.total.replies_linked != 0) ctx_.metric_add("supabase." + table + ".replies_linked", stats.total.replies_linked);
   if (stats.splits != 0) ctx_.metric_add("supabase.splits", stats.splits);
   ctx_.metric_set("supabase.chunk_rows", static_cast<double>(rows_now_));
   return sdk::Status::Ok;

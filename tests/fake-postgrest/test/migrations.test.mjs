@@ -64,7 +64,7 @@ test('empty database: all migrations apply, a second run is a no-op', async () =
         ['0004_progcap_job_queue', 64]]);
 
     const tables = (await c.query(`SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' ORDER BY 1`)).rows.map((r) => r.relname);
-    assert.deepEqual(tables, ['comments', 'contributors', 'issues', 'progcap_schema_migrations', 'progressive_capture_jobs',
+    assert.deepEqual(tables, ['comments', 'contributors', 'issues', 'progcap_pending_replies', 'progcap_schema_migrations', 'progressive_capture_jobs',
       'pull_request_files', 'pull_requests', 'repositories', 'reviews']);
 
     // the documented production shape
@@ -206,7 +206,7 @@ test('existing contributor.info 2024 database: only missing parts are added, row
     assert.deepEqual(tags.filter((t) => !['ALTER TABLE', 'CREATE EXTENSION', 'CREATE FUNCTION', 'CREATE INDEX', 'CREATE POLICY', 'CREATE TABLE',
       'CREATE VIEW', 'REVOKE', 'COMMENT', 'GRANT'].includes(t)), []);
     const created = ddl.filter((r) => r.tag === 'CREATE TABLE' && r.identity !== 'public.progcap_schema_migrations').map((r) => r.identity).sort();
-    assert.deepEqual(created, ['public.issues', 'public.progressive_capture_jobs', 'public.pull_request_files']);
+    assert.deepEqual(created, ['public.issues', 'public.progcap_pending_replies', 'public.progressive_capture_jobs', 'public.pull_request_files']);
 
     // the old view still works
     const stats = await c.query('SELECT username, total_pull_requests::int, total_reviews::int, total_comments::int FROM contributor_stats ORDER BY username');

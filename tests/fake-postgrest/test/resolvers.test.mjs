@@ -226,6 +226,26 @@ test('comments: replies resolve within one call in any order; unknown parents wa
   assert.deepEqual(await xmins(c, 'comments'), xm);
 });
 
+test('comments: a reply stored before its parent waits in progcap_pending_replies and is linked when the parent arrives', async () => {
+  // REST lists review comments by update time: the reply (4102) can come a batch before its parent (4101)
+  const first = await call('progcap_upsert_comments', [commentRow(4102, 2040, 200, 201, { in_reply_to_github_id: 4101, body: 'early reply' })]);
+  assert.deepEqual([first.inserted, first.replies_linked], [1, 0]);
+  assert.deepEqual(first.warnings.map((x) => [x.key.github_id, x.reason]), [[4102, 'unresolved_in_reply_to']]);
+  assert.equal((await one('SELECT in_reply_to_id FROM comments WHERE github_id = 4102')).in_reply_to_id, null);
+  assert.equal((await one('SELECT parent_github_id::int AS p FROM progcap_pending_replies WHERE comment_github_id = 4102')).p, 4101);
+
+  const second = await call('progcap_upsert_comments', [commentRow(4101, 2040, 200, 202, { body: 'late parent' })]);
+  assert.deepEqual([second.inserted, second.replies_linked, second.warnings.length], [1, 1, 0]);
+  const link = await one(`SELECT p.github_id::int AS parent FROM comments ch JOIN comments p ON p.id = ch.in_reply_to_id WHERE ch.github_id = 4102`);
+  assert.equal(link.parent, 4101);
+  assert.equal((await one('SELECT count(*)::int AS n FROM progcap_pending_replies WHERE comment_github_id = 4102')).n, 0);
+
+  // the parent never captured (31337, from the test above) keeps waiting; a rerun links nothing new
+  assert.equal((await one('SELECT count(*)::int AS n FROM progcap_pending_replies WHERE parent_github_id = 31337')).n, 1);
+  const again = await call('progcap_upsert_comments', [commentRow(4101, 2040, 200, 202, { body: 'late parent' })]);
+  assert.deepEqual([again.unchanged, again.replies_linked], [1, 0]);
+});
+
 test('pull_request_files: key (PR, filename), patch presence rule, replace mode, rejections', async () => {
   const r = await call('progcap_upsert_pull_request_files', [
     fileRow(2040, 200, 'src/a.c'), fileRow(2040, 200, 'src/b.c', { status: 'added', patch: null }),

@@ -462,6 +462,8 @@ test('privileges: the new writing functions are not executable by PUBLIC, descri
       assert.equal((await one(`SELECT has_function_privilege($1, $2, 'EXECUTE') AS ok`, [role, s])).ok, false, s);
     }
     assert.equal((await one(`SELECT has_function_privilege($1, 'progcap_describe_columns(text[])', 'EXECUTE') AS ok`, [role])).ok, true);
+    assert.equal((await one(`SELECT has_table_privilege($1, 'progcap_pending_replies', 'SELECT,INSERT,DELETE') AS ok`, [role])).ok, false,
+      'progcap bookkeeping is not readable or writable by PUBLIC');
     const secdef = (await c.query(`SELECT proname FROM pg_proc WHERE proname LIKE 'progcap\\_%' AND prosecdef`)).rows;
     assert.deepEqual(secdef, [], 'everything is SECURITY INVOKER');
   } finally {

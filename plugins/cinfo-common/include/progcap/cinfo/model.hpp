@@ -105,6 +105,7 @@ void append_json_object(std::string& out, const Binding& b, const progcap_value*
 /// Outcome of one progcap_merge_<table> / progcap_upsert_<table> call.
 struct MergeResult {
   int64_t received = 0, accepted = 0, inserted = 0, updated = 0, unchanged = 0, duplicates = 0, deleted = 0;
+  int64_t replies_linked = 0;  // comments: waiting replies linked to their parent by this merge
   std::vector<std::pair<int64_t, std::string>> rejected;  // (1-based index in the call, "reason: detail")
   std::vector<std::string> warnings;                      // "reason: detail" (index dropped)
   std::vector<std::string> renamed;                       // "from -> to (github_id n)"
