@@ -393,7 +393,8 @@ TEST_F(DatabaseCaptureTest, DbMigrateIsIdempotentAndUpgradesAnExistingSchema) {
   EXPECT_CONTAINS(r.out, "schema is up to date");
   r = progcap::testing::run({PROGCAP_BINARY, "db", "status", "--dsn", fresh.dsn(), "--json", "--check"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const auto& m : json::parse(r.out)["migrations"]) EXPECT_EQ(m["state"], "applied") << m;
+  const json status = json::parse(r.out);  // named: a range-for over a temporary's member would dangle
+  for (const auto& m : status["migrations"]) EXPECT_EQ(m["state"], "applied") << m;
 
   // contributor.info's 2024 schema with rows: only the missing parts are added.
   TestDatabase old(false);

@@ -19,15 +19,20 @@ using progcap::sdk::testing::OwnedValue;
 namespace github = progcap::github;
 
 /// A batch view over owned rows (what the host hands a sink).
+// Owns its rows: the values' strings point into them (ASan caught views into the
+// caller's temporaries), so a TestBatch is neither copied nor moved.
 struct TestBatch {
-  TestBatch(const progcap_schema* schema, const std::vector<OwnedRow>& rows) {
-    for (const auto& r : rows) {
+  TestBatch(const progcap_schema* schema, std::vector<OwnedRow> rows) : owned(std::move(rows)) {
+    for (const auto& r : owned) {
       for (const auto& v : r) vals.push_back(v.view());
     }
-    batch = progcap_batch{sizeof(progcap_batch), PROGCAP_BATCH_FORMAT_ROWS, schema, rows.size(), schema->field_count, 0,
+    batch = progcap_batch{sizeof(progcap_batch), PROGCAP_BATCH_FORMAT_ROWS, schema, owned.size(), schema->field_count, 0,
                           vals.data(), 1, nullptr};
   }
+  TestBatch(const TestBatch&) = delete;
+  TestBatch& operator=(const TestBatch&) = delete;
   [[nodiscard]] progcap::sdk::BatchView view() const { return progcap::sdk::BatchView(batch); }
+  std::vector<OwnedRow> owned;
   std::vector<progcap_value> vals;
   progcap_batch batch{};
 };
