@@ -486,6 +486,46 @@ steps:
   EXPECT_CONTAINS(last, "\"title\":\"renamed title\"");
 }
 
+TEST_F(GitHubCaptureTest, RestIncrementalRefetchesFilesOnlyWhenTheHeadCommitChanged) {
+  FakeGitHub gh({"--dataset", "small"});
+  auto p = write("p.yaml", R"(name: inc
+steps:
+  - name: s
+    source:
+      type: github-historical
+      options: {repository: acme/widgets, mode: rest, time_range: 0, api_url: "${env.GITHUB_API_URL}", token: "${env.GITHUB_TOKEN}"}
+    sinks: [{type: ndjson, options: {directory: out, mode: append}}]
+)");
+  const std::vector<std::string> run = {"run", p.string(), "--no-progress", "--state-dir", (dir_ / "state").string()};
+  ASSERT_EQ(progcap(run, env(gh)).exit_code, 0);
+  // #11 only gets a comment (files unchanged); #13 gets a new head commit adding one file.
+  gh.control("POST", "/_fake/mutate",
+             json::array({{{"op", "add_comment"}, {"repo", "acme/widgets"}, {"number", 11}, {"body", "one more thing"}},
+                          {{"op", "push_commit"}, {"repo", "acme/widgets"}, {"number", 13}, {"path", "src/pushed_later.cc"}}}));
+  gh.control("POST", "/_fake/reset-stats");
+  ASSERT_EQ(progcap(run, env(gh)).exit_code, 0);
+  const json st = gh.stats();
+  const json& by = st["by_endpoint"];
+  EXPECT_EQ(by.value("GET /repos/{owner}/{repo}/pulls/{number}", 0), 2) << st.dump();
+  EXPECT_EQ(by.value("GET /repos/{owner}/{repo}/pulls/{number}/reviews", 0), 2) << st.dump();
+  EXPECT_EQ(by.value("GET /repos/{owner}/{repo}/pulls/{number}/files", 0), 1) << "only the pushed PR's files: " << st.dump();
+
+  // The pushed file is captured; the commented PR's files are not re-emitted but stay as captured.
+  std::ifstream in(dir_ / "out" / "pull_request_files.ndjson");
+  int pushed = 0;
+  for (std::string line; std::getline(in, line);) pushed += line.find("\"src/pushed_later.cc\"") != std::string::npos ? 1 : 0;
+  EXPECT_EQ(pushed, 1);
+  std::ifstream prs(dir_ / "out" / "pull_requests.ndjson");
+  std::string last13;
+  for (std::string line; std::getline(prs, line);) {
+    if (line.find("\"number\":13,") != std::string::npos) last13 = line;
+  }
+  const json pr13 = json::parse(last13);
+  const json truth = gh.truth("acme/widgets", "&numbers=13-13&include=pull_requests,files");
+  EXPECT_EQ(pr13["changed_files"], truth["files"]["13"].size());
+  EXPECT_EQ(pr13["commits"], truth["pull_requests"][0]["commits"]);
+}
+
 TEST_F(GitHubCaptureTest, BadInputGetsClearErrors) {
   FakeGitHub gh({"--dataset", "small"});
   struct Case {

@@ -395,7 +395,8 @@ void HistoricalSource::run_followups(bool all) {
 // REST
 // ---------------------------------------------------------------------------
 
-void HistoricalSource::capture_rest_children(int64_t number, const gh::PrRef& ref, bool all_children, int64_t changed_files) {
+void HistoricalSource::capture_rest_children(int64_t number, const gh::PrRef& ref, bool all_children, int64_t changed_files,
+                                             bool files) {
   const std::string base = "/repos/" + s_.owner + "/" + s_.name;
   const std::string n = std::to_string(number);
   auto walk = [&](const std::string& path, const char* endpoint, auto&& each) {
@@ -406,13 +407,15 @@ void HistoricalSource::capture_rest_children(int64_t number, const gh::PrRef& re
       url = page.next;
     }
   };
-  int64_t files = 0;
-  walk(base + "/pulls/" + n + "/files?per_page=100", "GET /repos/{owner}/{repo}/pulls/{number}/files", [&](json& f) {
-    if (!s_.include_patch && f.is_object()) f.erase("patch");
-    writer_.file(f, ref);
-    ++files;
-  });
-  if (files >= 3000 && changed_files > files) {
+  int64_t listed = 0;
+  if (files) {
+    walk(base + "/pulls/" + n + "/files?per_page=100", "GET /repos/{owner}/{repo}/pulls/{number}/files", [&](json& f) {
+      if (!s_.include_patch && f.is_object()) f.erase("patch");
+      writer_.file(f, ref);
+      ++listed;
+    });
+  }
+  if (listed >= 3000 && changed_files > listed) {
     ctx().warn("{} #{}: GitHub lists only the first 3000 files of a pull request over REST; the rest are not captured "
                "(mode graphql captures them all)",
                s_.full_name, n);
@@ -443,12 +446,25 @@ bool HistoricalSource::rest_page() {
       continue;
     }
     if (!account(*updated)) return false;
-    // A resumed run skips PRs finished before the interruption.
+    // Per PR the state keeps "<updated_at> <head sha> <base ref> <patch flag>" of its last
+    // durable capture. Same updated_at: unchanged (also how a resumed run skips the PRs it
+    // finished). Same head commit and base branch: the changed files are unchanged (GitHub
+    // computes them from the merge base and the head), so a PR that only got comments,
+    // reviews, labels or a new title costs 2 requests, not 3.
     const std::string key = "pr:" + std::to_string(number);
-    if (ctx().state_get(key) == entry.value("updated_at", std::string())) {
+    const std::string stored = ctx().state_get(key).value_or(std::string());
+    const std::string updated_text = entry.value("updated_at", std::string());
+    const json& head = entry.contains("head") && entry["head"].is_object() ? entry["head"] : json::object();
+    const json& base = entry.contains("base") && entry["base"].is_object() ? entry["base"] : json::object();
+    const std::string head_sha = head.value("sha", std::string());
+    const std::string base_ref = base.value("ref", std::string());
+    const std::string files_key = head_sha + " " + base_ref + " " + (s_.include_patch ? "p" : "-");
+    if (stored == updated_text || stored.rfind(updated_text + " ", 0) == 0) {
       ctx().metric_add("prs_unchanged");
       continue;
     }
+    const auto space = stored.find(' ');
+    const bool files_unchanged = !head_sha.empty() && space != std::string::npos && stored.substr(space + 1) == files_key;
     gh::Page pr = client_.get(client_.url("/repos/" + s_.owner + "/" + s_.name + "/pulls/" + std::to_string(number)),
                               {"GET /repos/{owner}/{repo}/pulls/{number}", false, true});
     if (pr.status == 404) {  // deleted between the listing and now
@@ -458,8 +474,9 @@ bool HistoricalSource::rest_page() {
     const auto id = writer_.pull_request(pr.json, true);
     if (!id) continue;
     numbers_[number] = *id;
-    capture_rest_children(number, gh::PrRef{number, id}, true, pr.json.value("changed_files", int64_t{0}));
-    ctx().checkpoint(key, entry.value("updated_at", std::string()));
+    if (files_unchanged) ctx().metric_add("prs_files_unchanged");
+    capture_rest_children(number, gh::PrRef{number, id}, true, pr.json.value("changed_files", int64_t{0}), !files_unchanged);
+    ctx().checkpoint(key, updated_text + " " + files_key);
   }
   if (!page.next) return false;
   cursor_ = *page.next;

@@ -88,7 +88,8 @@ class HistoricalSource final : public gh::SourceBase {
   void capture_gql_pr(const gh::json& node);
   /// Runs pending follow-ups: all of them, or only full batches.
   void run_followups(bool all);
-  void capture_rest_children(int64_t number, const gh::PrRef& ref, bool review_and_issue_comments, int64_t changed_files);
+  void capture_rest_children(int64_t number, const gh::PrRef& ref, bool review_and_issue_comments, int64_t changed_files,
+                             bool files = true);
   bool in_selection(int64_t number) const;
   bool account(int64_t updated_us);
 

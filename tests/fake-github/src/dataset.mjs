@@ -689,6 +689,19 @@ export class Dataset {
         touch(pr, t); this.bump();
         return { repo: repo.full_name, number: pr.number, updated_at: pr.updated_at };
       }
+      case 'push_commit': {
+        // A new head commit: head.sha changes, one file is added (or, with `path` of an existing
+        // file, its line counts grow), commits +1.
+        const repo = getRepo(); const pr = getPR(repo);
+        const t = this._stamp(pr.updated_at);
+        pr.nCommits += 1; pr.commitTimes.push(t);
+        const path = op.path ?? `src/pushed_${pr.nCommits}.cc`;
+        const f = pr.files.find((x) => x.path === path);
+        if (f) { f.additions += 5; f.deletions += 1; if (f.status !== 'added') f.status = 'modified'; }
+        else pr.files.push({ path, status: 'added', additions: op.additions ?? 10, deletions: 0, binary: false, key: `${repo.full_name}#${pr.number}:${path}` });
+        touch(pr, t); this.bump();
+        return { repo: repo.full_name, number: pr.number, head_sha: this.headSha(pr), files: pr.files.length };
+      }
       case 'add_review': {
         const repo = getRepo(); const pr = getPR(repo);
         const t = this._stamp(pr.updated_at);

@@ -48,6 +48,23 @@ test('ETag on list pages; touch_pr invalidates it', async () => {
   assert.ok(r2.json[0].updated_at >= '2026-11-29T00:00:00Z');
 });
 
+test('push_commit: new head sha, one more commit and file, PR totals follow', async () => {
+  const before = (await api.get('/repos/acme/widgets/pulls/13')).json;
+  const files0 = (await api.get('/repos/acme/widgets/pulls/13/files?per_page=100')).json;
+  const m = await api.ctl('POST', '/_fake/mutate', { op: 'push_commit', repo: 'acme/widgets', number: 13, path: 'src/pushed.cc', additions: 7 });
+  assert.equal(m.status, 200);
+  const after = (await api.get('/repos/acme/widgets/pulls/13')).json;
+  assert.notEqual(after.head.sha, before.head.sha);
+  assert.equal(m.json.results.head_sha, after.head.sha);
+  assert.equal(after.commits, before.commits + 1);
+  assert.equal(after.changed_files, before.changed_files + 1);
+  assert.equal(after.additions, before.additions + 7);
+  assert.ok(after.updated_at > before.updated_at);
+  const files1 = (await api.get('/repos/acme/widgets/pulls/13/files?per_page=100')).json;
+  assert.equal(files1.length, files0.length + 1);
+  assert.deepEqual(files1.filter((x) => x.filename === 'src/pushed.cc').map((x) => [x.status, x.additions]), [['added', 7]]);
+});
+
 test('If-Modified-Since -> 304 without quota; newer change -> 200', async () => {
   const r1 = await api.get('/repos/acme/widgets/pulls/7');
   const lm = r1.headers.get('last-modified');
