@@ -486,6 +486,37 @@ steps:
   EXPECT_CONTAINS(last, "\"title\":\"renamed title\"");
 }
 
+TEST_F(GitHubCaptureTest, APullRequestUpdatedInTheSameSecondAsTheNewestIsNotMissed) {
+  // The fake's clock is pinned: every mutation lands in the same second, so the second PR
+  // touched ties with the first on updated_at and can sort below it.
+  FakeGitHub gh({"--dataset", "small"});
+  auto p = write("p.yaml", R"(name: tie
+steps:
+  - name: s
+    source:
+      type: github-historical
+      options: {repository: acme/widgets, time_range: 0, api_url: "${env.GITHUB_API_URL}", token: "${env.GITHUB_TOKEN}"}
+    sinks: [{type: ndjson, options: {directory: out, mode: append}}]
+)");
+  const std::vector<std::string> run = {"run", p.string(), "--no-progress", "--state-dir", (dir_ / "state").string()};
+  ASSERT_EQ(progcap(run, env(gh)).exit_code, 0);
+  auto last_title = [&](int number) {
+    std::ifstream in(dir_ / "out" / "pull_requests.ndjson");
+    std::string last;
+    const std::string needle = "\"number\":" + std::to_string(number) + ",";
+    for (std::string line; std::getline(in, line);) {
+      if (line.find(needle) != std::string::npos) last = line;
+    }
+    return json::parse(last)["title"];
+  };
+  for (const auto& [number, title] : std::vector<std::pair<int, std::string>>{{20, "first touched"}, {5, "second, same second"}}) {
+    const json m = gh.control("POST", "/_fake/mutate",
+                              {{"op", "touch_pr"}, {"repo", "acme/widgets"}, {"number", number}, {"fields", {{"title", title}}}});
+    ASSERT_EQ(progcap(run, env(gh)).exit_code, 0);
+    EXPECT_EQ(last_title(number), title) << m.dump();
+  }
+}
+
 TEST_F(GitHubCaptureTest, RestIncrementalRefetchesFilesOnlyWhenTheHeadCommitChanged) {
   FakeGitHub gh({"--dataset", "small"});
   auto p = write("p.yaml", R"(name: inc

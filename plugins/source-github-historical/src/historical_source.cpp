@@ -158,9 +158,12 @@ sdk::Status HistoricalSource::poll(sdk::Emitter& out) {
       }
       return sdk::Status::Ok;
     case Phase::Probe: {
-      // Free when nothing changed: page 1 of the updated-sorted list, conditionally.
-      probe_ = client_.get(client_.url("/repos/" + s_.owner + "/" + s_.name + "/pulls?state=all&sort=updated&direction=desc&per_page=1"),
-                           {"GET /repos/{owner}/{repo}/pulls", true, false, scope_});
+      // Free when nothing changed: page 1 of the updated-sorted list, conditionally. A whole
+      // page, not per_page=1: GitHub's timestamps have one-second resolution, so a PR updated
+      // in the same second as the previous newest one can sort below it, and a one-item page
+      // would not change. The REST walk reuses this page as its first.
+      probe_ = client_.get(client_.url(first_list_page()), {"GET /repos/{owner}/{repo}/pulls", true, false, scope_});
+      probe_reusable_ = !probe_.not_modified && probe_.json.is_array();
       bool changed = !probe_.not_modified;
       if (previous_hwm_us_ == 0) changed = true;  // first sync: always walk the pages
       if (changed && previous_hwm_us_ > 0 && probe_.json.is_array() && !probe_.json.empty()) {
@@ -432,11 +435,18 @@ void HistoricalSource::capture_rest_children(int64_t number, const gh::PrRef& re
   }
 }
 
+std::string HistoricalSource::first_list_page() const {
+  return "/repos/" + s_.owner + "/" + s_.name + "/pulls?state=all&sort=updated&direction=desc&per_page=100";
+}
+
 bool HistoricalSource::rest_page() {
-  const std::string url = cursor_.empty()
-                              ? client_.url("/repos/" + s_.owner + "/" + s_.name + "/pulls?state=all&sort=updated&direction=desc&per_page=100")
-                              : cursor_;
-  gh::Page page = client_.get(url, {"GET /repos/{owner}/{repo}/pulls", false, false});
+  gh::Page page;
+  if (cursor_.empty() && probe_reusable_) {
+    page = probe_;  // the probe fetched this very page a moment ago
+    probe_reusable_ = false;
+  } else {
+    page = client_.get(cursor_.empty() ? client_.url(first_list_page()) : cursor_, {"GET /repos/{owner}/{repo}/pulls", false, false});
+  }
   if (!page.json.is_array()) throw sdk::RetryError("GitHub answered a non-array pull request listing");
   for (const auto& entry : page.json) {
     const auto updated = sdk::parse_rfc3339(entry.value("updated_at", std::string()));

@@ -84,6 +84,7 @@ class HistoricalSource final : public gh::SourceBase {
   bool graphql_page();
   bool graphql_page_once();
   bool rest_page();
+  [[nodiscard]] std::string first_list_page() const;
   bool rest_list_comments(bool review);
   void capture_gql_pr(const gh::json& node);
   /// Runs pending follow-ups: all of them, or only full batches.
@@ -107,6 +108,7 @@ class HistoricalSource final : public gh::SourceBase {
   bool pages_done_ = false;
   std::map<int64_t, int64_t> numbers_;  // PR number -> github id captured in this run (max_items filter, ids)
   gh::Page probe_;
+  bool probe_reusable_ = false;  // probe_ holds page 1 of the REST listing, not yet walked
   std::vector<FollowUp> followups_;
   size_t followup_batch_ = kFollowUpsPerQuery;  // halved after a follow-up query times out
   std::string scope_;            // state keys are per selection (time_range, max_items, mode)
