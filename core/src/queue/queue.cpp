@@ -227,7 +227,7 @@ EnqueueResult Queue::enqueue(const JobRequest& req) {
 }
 
 // Single-statement operations run in autocommit (pqxx::nontransaction): a BEGIN/COMMIT pair would
-// add two round trips to every claim, heartbeat and finish (bench_queue measures the difference).
+// add two round trips to every claim, heartbeat and finish.
 std::optional<Job> Queue::claim(const std::string& lane, const std::string& worker) {
   pqxx::nontransaction tx(*impl_->conn);
   auto r = tx.exec_params(std::string("UPDATE progressive_capture_jobs j SET status = 'processing', locked_by = $2, "
@@ -287,7 +287,9 @@ bool Queue::heartbeat(const Job& job, const std::string& worker, const Progress&
 }
 
 void Queue::finish(const Job& job, const std::string& worker, const Outcome& o) {
-  // A child job updates its parent in the same transaction; a job without a parent is one statement.
+  // A child job updates its parent in the same transaction (atomically: a worker dying in
+  // between cannot leave a parent whose last child completed); a job without a parent is one
+  // statement in autocommit.
   std::unique_ptr<pqxx::transaction_base> txp;
   if (job.parent_id.empty()) {
     txp = std::make_unique<pqxx::nontransaction>(*impl_->conn);
@@ -332,11 +334,17 @@ void Queue::finish(const Job& job, const std::string& worker, const Outcome& o) 
           job.id, worker, o.error.empty() ? std::string("worker stopping") : o.error);
       break;
   }
-  if (!r.empty()) {
-    const std::string status = r[0][1].as<std::string>();
-    if (status == "completed" || status == "failed") impl_->update_parent(tx, r[0][0].as<std::string>());
-  }
+  const std::string parent = r.empty() ? std::string() : r[0][0].as<std::string>();
+  const bool done = !r.empty() && (r[0][1].as<std::string>() == "completed" || r[0][1].as<std::string>() == "failed");
+  if (done && !parent.empty() && !job.parent_id.empty()) impl_->update_parent(tx, parent);
   tx.commit();
+  if (done && !parent.empty() && job.parent_id.empty()) {
+    // Not expected (parent_id never changes after enqueue), but never update a parent outside
+    // a transaction: its row lock is what lets two finishing children see each other.
+    pqxx::work ptx(*impl_->conn);
+    impl_->update_parent(ptx, parent);
+    ptx.commit();
+  }
 }
 
 int Queue::reap(const std::string& lane) {

@@ -1119,8 +1119,8 @@ END $fn$;
 -- UUID, also when the parent arrives in the same call (any order: new rows get their id assigned
 -- here, and the foreign key is checked at the end of the statement); a parent that cannot be
 -- found keeps the stored link, adds an unresolved_in_reply_to warning and waits in
--- progcap_pending_replies: every later merge links the waiting replies whose parent is stored by
--- then ("replies_linked" in the result) and forgets them. REST lists a repository's review
+-- progcap_pending_replies: the merge that stores the parent links it ("replies_linked" in the
+-- result) and forgets it. REST lists a repository's review
 -- comments by update time, so a reply routinely arrives in an earlier batch than its parent.
 CREATE TABLE IF NOT EXISTS progcap_pending_replies (
   comment_github_id bigint PRIMARY KEY,
@@ -1306,19 +1306,37 @@ BEGIN
     INSERT INTO progcap_pending_replies AS p (comment_github_id, parent_github_id)
     SELECT DISTINCT ON (s.github_id) s.github_id, s.in_reply_to_github_id
     FROM pg_temp.progcap_stage_comments s
-    WHERE s.github_id IN (SELECT (x->'key'->>'github_id')::bigint FROM jsonb_array_elements(v_result->'warnings') x)
+    WHERE s.github_id IN (SELECT (x->'key'->>'github_id')::bigint FROM jsonb_array_elements(v_result->'warnings') x
+                          WHERE x->>'reason' = 'unresolved_in_reply_to')
       AND s.in_reply_to_github_id <> s.github_id
     ORDER BY s.github_id, s._ord DESC
     ON CONFLICT (comment_github_id) DO UPDATE SET parent_github_id = EXCLUDED.parent_github_id, recorded_at = now()
       WHERE p.parent_github_id IS DISTINCT FROM EXCLUDED.parent_github_id;
   END IF;
-  -- Link every waiting reply whose parent is stored now (this call's or an earlier one's; a
-  -- parent committed by a simultaneous session is linked by the next merge).
+  -- Link the waiting replies this call can resolve: those whose parent is one of this call's
+  -- comments, and this call's own waiting replies (their parent may have been committed by
+  -- another session since). Only rows of this call are probed (index lookups, never a scan of
+  -- the whole table, which also keeps orphans -- parents never captured -- cheap); they are
+  -- locked in key order and rows another session is linking are skipped.
   IF EXISTS (SELECT 1 FROM progcap_pending_replies) THEN
-    WITH linked AS (
+    WITH keys AS (
+      SELECT DISTINCT s.github_id FROM pg_temp.progcap_stage_comments s WHERE s.github_id IS NOT NULL
+    ), cand AS (
+      SELECT x.comment_github_id FROM keys k
+      CROSS JOIN LATERAL (SELECT p.comment_github_id FROM progcap_pending_replies p WHERE p.parent_github_id = k.github_id) x
+      UNION
+      SELECT k.github_id FROM keys k
+      WHERE EXISTS (SELECT 1 FROM progcap_pending_replies p WHERE p.comment_github_id = k.github_id)
+    ), locked AS (
+      SELECT p.comment_github_id, p.parent_github_id FROM progcap_pending_replies p
+      WHERE p.comment_github_id IN (SELECT c.comment_github_id FROM cand c)
+      ORDER BY p.comment_github_id
+      FOR UPDATE SKIP LOCKED
+    ), linked AS (
       DELETE FROM progcap_pending_replies p
-      USING comments par
-      WHERE par.github_id = p.parent_github_id
+      USING locked l
+      CROSS JOIN LATERAL (SELECT x.id FROM comments x WHERE x.github_id = l.parent_github_id LIMIT 1) par
+      WHERE p.comment_github_id = l.comment_github_id
       RETURNING p.comment_github_id, par.id AS parent_id
     ), u AS (
       UPDATE comments c SET in_reply_to_id = l.parent_id

@@ -439,6 +439,19 @@ std::string HistoricalSource::first_list_page() const {
   return "/repos/" + s_.owner + "/" + s_.name + "/pulls?state=all&sort=updated&direction=desc&per_page=100";
 }
 
+std::string HistoricalSource::files_fingerprint(const json& pr) const {
+  if (!pr.is_object()) return {};
+  auto text = [](const json& o, const char* k) {
+    return o.is_object() && o.contains(k) && o[k].is_string() ? o[k].get<std::string>() : std::string();
+  };
+  auto num = [&](const char* k) { return pr.contains(k) && pr[k].is_number_integer() ? std::to_string(pr[k].get<int64_t>()) : std::string("?"); };
+  const std::string sha = text(pr.contains("head") ? pr["head"] : json(), "sha");
+  const std::string ref = text(pr.contains("base") ? pr["base"] : json(), "ref");
+  if (sha.empty() || ref.find(' ') != std::string::npos) return {};
+  return sha + " " + ref + " " + num("changed_files") + " " + num("additions") + " " + num("deletions") + " " +
+         (s_.include_patch ? "p" : "-");
+}
+
 bool HistoricalSource::rest_page() {
   gh::Page page;
   if (cursor_.empty() && probe_reusable_) {
@@ -456,37 +469,34 @@ bool HistoricalSource::rest_page() {
       continue;
     }
     if (!account(*updated)) return false;
-    // Per PR the state keeps "<updated_at> <head sha> <base ref> <patch flag>" of its last
-    // durable capture. Same updated_at: unchanged (also how a resumed run skips the PRs it
-    // finished). Same head commit and base branch: the changed files are unchanged (GitHub
-    // computes them from the merge base and the head), so a PR that only got comments,
-    // reviews, labels or a new title costs 2 requests, not 3.
+    // Per PR the state keeps "<updated_at> <files fingerprint>" of its last durable capture.
+    // Same updated_at: unchanged (also how a resumed run skips the PRs it finished). Same
+    // fingerprint -- head commit, base branch, and the diff totals GitHub reports in the PR
+    // details (changed_files, additions, deletions), which move when the merge base moves --
+    // the file list is taken as unchanged: a PR that only got comments, reviews, labels or a
+    // new title costs 2 requests, not 3.
     const std::string key = "pr:" + std::to_string(number);
     const std::string stored = ctx().state_get(key).value_or(std::string());
     const std::string updated_text = entry.value("updated_at", std::string());
-    const json& head = entry.contains("head") && entry["head"].is_object() ? entry["head"] : json::object();
-    const json& base = entry.contains("base") && entry["base"].is_object() ? entry["base"] : json::object();
-    const std::string head_sha = head.value("sha", std::string());
-    const std::string base_ref = base.value("ref", std::string());
-    const std::string files_key = head_sha + " " + base_ref + " " + (s_.include_patch ? "p" : "-");
     if (stored == updated_text || stored.rfind(updated_text + " ", 0) == 0) {
       ctx().metric_add("prs_unchanged");
       continue;
     }
-    const auto space = stored.find(' ');
-    const bool files_unchanged = !head_sha.empty() && space != std::string::npos && stored.substr(space + 1) == files_key;
     gh::Page pr = client_.get(client_.url("/repos/" + s_.owner + "/" + s_.name + "/pulls/" + std::to_string(number)),
                               {"GET /repos/{owner}/{repo}/pulls/{number}", false, true});
     if (pr.status == 404) {  // deleted between the listing and now
       ctx().dead_letter("pull_requests", entry.dump(), "pull request #" + std::to_string(number) + " was listed but GitHub now answers 404");
       continue;
     }
+    const std::string files_key = files_fingerprint(pr.json);
+    const auto space = stored.find(' ');
+    const bool files_unchanged = !files_key.empty() && space != std::string::npos && stored.substr(space + 1) == files_key;
     const auto id = writer_.pull_request(pr.json, true);
     if (!id) continue;
     numbers_[number] = *id;
     if (files_unchanged) ctx().metric_add("prs_files_unchanged");
     capture_rest_children(number, gh::PrRef{number, id}, true, pr.json.value("changed_files", int64_t{0}), !files_unchanged);
-    ctx().checkpoint(key, updated_text + " " + files_key);
+    ctx().checkpoint(key, files_key.empty() ? updated_text : updated_text + " " + files_key);
   }
   if (!page.next) return false;
   cursor_ = *page.next;

@@ -85,6 +85,8 @@ class HistoricalSource final : public gh::SourceBase {
   bool graphql_page_once();
   bool rest_page();
   [[nodiscard]] std::string first_list_page() const;
+  /// "<head sha> <base ref> <changed_files> <additions> <deletions> <patch flag>" of PR details, or "".
+  [[nodiscard]] std::string files_fingerprint(const nlohmann::json& pr) const;
   bool rest_list_comments(bool review);
   void capture_gql_pr(const gh::json& node);
   /// Runs pending follow-ups: all of them, or only full batches.
