@@ -209,6 +209,15 @@ std::string table_names() {
   return out;
 }
 
+const Table& table_for_stream(std::string_view sink, std::string_view stream) {
+  const Table* t = find_table(stream);
+  if (t == nullptr) {
+    throw sdk::ConfigError(std::string(sink) + ": no table for stream '" + std::string(stream) + "' (this sink writes " +
+                           table_names() + ")");
+  }
+  return *t;
+}
+
 Binding::Binding(const Table& table, const progcap_schema& schema) : table_(&table) {
   const std::string_view stream = sdk::from_abi(schema.stream);
   auto field_index = [&](std::string_view name) -> int {
@@ -405,6 +414,29 @@ MergeResult parse_merge_result(std::string_view text) {
   return r;
 }
 
+std::vector<std::string> WriteTally::add(MergeResult m, const std::vector<uint64_t>& rows, size_t begin, size_t n) {
+  for (auto& [index, why] : m.rejected) {
+    if (index >= 1 && static_cast<size_t>(index) <= n) rejected.emplace_back(rows[begin + static_cast<size_t>(index) - 1], std::move(why));
+  }
+  for (auto& w : m.warnings) warnings.push_back(std::move(w));
+  total.inserted += m.inserted;
+  total.updated += m.updated;
+  total.unchanged += m.unchanged;
+  total.replies_linked += m.replies_linked;
+  return std::move(m.renamed);
+}
+
+void WriteTally::publish(const sdk::Context& ctx, std::string_view prefix, std::string_view table, uint64_t duplicates) const {
+  const std::string p = std::string(prefix) + "." + std::string(table) + ".";
+  ctx.metric_add(p + "inserted", total.inserted);
+  ctx.metric_add(p + "updated", total.updated);
+  ctx.metric_add(p + "unchanged", total.unchanged);
+  if (!rejected.empty()) ctx.metric_add(p + "rejected", static_cast<int64_t>(rejected.size()));
+  if (!warnings.empty()) ctx.metric_add(p + "warnings", static_cast<int64_t>(warnings.size()));
+  if (duplicates != 0) ctx.metric_add(p + "duplicates", static_cast<int64_t>(duplicates));
+  if (total.replies_linked != 0) ctx.metric_add(p + "replies_linked", total.replies_linked);
+}
+
 std::string_view type_family(std::string_view t) {
   if (t == "uuid") return "uuid";
   if (t == "bigint" || t == "integer" || t == "smallint" || t == "numeric" || t.rfind("numeric(", 0) == 0) return "int";
@@ -418,28 +450,36 @@ std::string_view type_family(std::string_view t) {
 
 std::vector<std::string> check_target(const Table& t, const std::vector<DescribedColumn>& described) {
   std::vector<std::string> problems;
-  bool table_seen = false;
-  for (const auto& d : described) table_seen = table_seen || d.table == t.name;
-  if (!table_seen) {
+  auto exists = [&](std::string_view table) {
+    return std::any_of(described.begin(), described.end(), [&](const DescribedColumn& d) { return d.table == table; });
+  };
+  if (!exists(t.name)) {
     problems.push_back("table " + std::string(t.name) + " does not exist (run `progcap db migrate`)");
-    return problems;
+  } else {
+    for (const auto& want : t.target) {
+      const auto have = std::find_if(described.begin(), described.end(),
+                                     [&](const DescribedColumn& d) { return d.table == t.name && d.column == want.name; });
+      if (have == described.end()) {
+        problems.push_back("table " + std::string(t.name) + " has no column " + std::string(want.name) +
+                           " (run `progcap db migrate`)");
+      } else if (type_family(have->data_type) != want.family) {
+        problems.push_back("column " + std::string(t.name) + "." + std::string(want.name) + " is " + have->data_type +
+                           ", progcap writes " + std::string(want.family) + " values into it");
+      }
+    }
   }
-  for (const auto& want : t.target) {
-    const DescribedColumn* have = nullptr;
-    for (const auto& d : described) {
-      if (d.table == t.name && d.column == want.name) have = &d;
-    }
-    if (have == nullptr) {
-      problems.push_back("table " + std::string(t.name) + " has no column " + std::string(want.name) +
-                         " (run `progcap db migrate`)");
-      continue;
-    }
-    if (type_family(have->data_type) != want.family) {
-      problems.push_back("column " + std::string(t.name) + "." + std::string(want.name) + " is " + have->data_type +
-                         ", progcap writes " + std::string(want.family) + " values into it");
-    }
+  for (auto d : t.depends_on) {
+    if (!exists(d)) problems.push_back("table " + std::string(d) + " (referenced by " + std::string(t.name) + ") does not exist");
   }
   return problems;
+}
+
+void require_target(std::string_view sink, const Table& t, const std::vector<DescribedColumn>& described) {
+  const std::vector<std::string> problems = check_target(t, described);
+  if (problems.empty()) return;
+  std::string msg = std::string(sink) + ": cannot write stream " + std::string(t.name) + ":";
+  for (const auto& p : problems) msg += "\n  - " + p;
+  throw sdk::ConfigError(msg);
 }
 
 }  // namespace progcap::cinfo

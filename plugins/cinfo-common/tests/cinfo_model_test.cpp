@@ -162,17 +162,29 @@ TEST(CinfoModel, CopyCellsAndJsonObjectsCarryThePresenceRule) {
 
 TEST(CinfoModel, ParsesMergeResults) {
   auto r = progcap::cinfo::parse_merge_result(R"({"table":"contributors","received":3,"accepted":2,"duplicates":0,
-    "inserted":1,"updated":1,"unchanged":0,
+    "inserted":1,"updated":1,"unchanged":0,"replies_linked":2,
     "rejected":[{"index":3,"key":{"github_id":9},"reason":"missing_field","detail":"username"}],
     "warnings":[{"index":1,"key":{"github_id":1},"reason":"username_conflict_in_call","detail":"x"}],
     "renamed":[{"github_id":11,"from":"octocat","to":"octocat__renamed_11"}]})");
   EXPECT_EQ(r.inserted, 1);
   EXPECT_EQ(r.updated, 1);
+  EXPECT_EQ(r.replies_linked, 2);
   ASSERT_EQ(r.rejected.size(), 1u);
   EXPECT_EQ(r.rejected[0].first, 3);
   EXPECT_EQ(r.rejected[0].second, "missing_field: username");
   EXPECT_EQ(r.warnings, std::vector<std::string>{"username_conflict_in_call: x"});
   EXPECT_EQ(r.renamed, std::vector<std::string>{"octocat -> octocat__renamed_11 (github_id 11)"});
+  // A chunk's 1-based indexes become batch rows; counters add up over chunks; renames are returned.
+  progcap::cinfo::WriteTally tally;
+  const std::vector<uint64_t> batch_rows = {10, 11, 12, 13, 14};
+  EXPECT_EQ(tally.add(r, batch_rows, 1, 3), r.renamed);  // chunk = batch rows 11, 12, 13: index 3 -> 13
+  r.rejected = {{9, "out of the chunk: ignored"}};
+  (void)tally.add(r, batch_rows, 0, 2);
+  ASSERT_EQ(tally.rejected.size(), 1u);
+  EXPECT_EQ(tally.rejected[0], (std::pair<uint64_t, std::string>{13, "missing_field: username"}));
+  EXPECT_EQ(tally.total.updated, 2 * r.updated);
+  EXPECT_EQ(tally.total.replies_linked, 4);
+  EXPECT_EQ(tally.warnings.size(), 2u);
   EXPECT_THROW((void)progcap::cinfo::parse_merge_result("not json"), progcap::sdk::FatalError);
   EXPECT_THROW((void)progcap::cinfo::parse_merge_result(R"({"ok":true})"), progcap::sdk::FatalError);
 }
@@ -194,6 +206,21 @@ TEST(CinfoModel, TargetChecksNameMissingTablesColumnsAndTypes) {
   ASSERT_EQ(p.size(), 2u);
   EXPECT_EQ(p[0], "column contributors.id is text, progcap writes uuid values into it");
   EXPECT_EQ(p[1], "table contributors has no column username (run `progcap db migrate`)");
+  // Tables a stream's foreign keys point at must exist too.
+  const auto& prs = *progcap::cinfo::find_table("pull_requests");
+  std::vector<progcap::cinfo::DescribedColumn> pr_cols = {{"contributors", "id", "uuid", true}};
+  for (const auto& c : prs.target) pr_cols.push_back({"pull_requests", std::string(c.name), c.family == "uuid" ? "uuid" : "text", false});
+  auto missing = progcap::cinfo::check_target(prs, pr_cols);
+  ASSERT_FALSE(missing.empty());
+  EXPECT_EQ(missing.back(), "table repositories (referenced by pull_requests) does not exist");
+  try {
+    progcap::cinfo::require_target("postgres", prs, pr_cols);
+    ADD_FAILURE() << "require_target must throw";
+  } catch (const progcap::sdk::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("postgres: cannot write stream pull_requests:\n  - "), std::string::npos) << e.what();
+  }
+  EXPECT_THROW((void)progcap::cinfo::table_for_stream("postgres", "no_such_stream"), progcap::sdk::ConfigError);
+  EXPECT_EQ(progcap::cinfo::table_for_stream("postgres", "comments").name, "comments");
   EXPECT_EQ(progcap::cinfo::type_family("text[]"), "array");
   EXPECT_EQ(progcap::cinfo::type_family("timestamp without time zone"), "time");
   EXPECT_EQ(progcap::cinfo::type_family("point"), "");

@@ -122,10 +122,7 @@ CopyFn copy_fn(size_t width) {
   }
 }
 
-struct Stats {
-  cinfo::MergeResult total;
-  std::vector<std::pair<uint64_t, std::string>> rejected;  // batch rows
-  std::vector<std::string> warnings;
+struct Stats : cinfo::WriteTally {
   int64_t bisections = 0;
 };
 
@@ -266,26 +263,12 @@ void PostgresSink::check_schema(const cinfo::Table& t) {
   }
   break;
   }
-  std::vector<std::string> problems = cinfo::check_target(t, described);
-  for (auto d : t.depends_on) {
-    bool seen = false;
-    for (const auto& c : described) seen = seen || c.table == d;
-    if (!seen) problems.push_back("table " + std::string(d) + " (referenced by " + std::string(t.name) + ") does not exist");
-  }
-  if (!problems.empty()) {
-    std::string msg = "postgres: cannot write stream " + std::string(t.name) + ":";
-    for (const auto& p : problems) msg += "\n  - " + p;
-    throw sdk::ConfigError(msg);
-  }
+  cinfo::require_target("postgres", t, described);
 }
 
 void PostgresSink::prepare(const progcap_schema& schema) {
   const std::string_view stream = sdk::from_abi(schema.stream);
-  const cinfo::Table* t = cinfo::find_table(stream);
-  if (t == nullptr) {
-    throw sdk::ConfigError("postgres: no table for stream '" + std::string(stream) + "' (this sink writes " + cinfo::table_names() +
-                           ")");
-  }
+  const cinfo::Table* t = &cinfo::table_for_stream("postgres", stream);
   auto b = std::make_unique<cinfo::Binding>(*t, schema);
   if (!b->ignored().empty()) {
     std::string names;
@@ -310,18 +293,9 @@ void PostgresSink::Impl::merge_chunk(pqxx::dbtransaction& tx, const cinfo::Bindi
     s.complete();
   }
   const auto r = tx.exec("SELECT progcap_merge_" + table + "()::text");
-  cinfo::MergeResult m = cinfo::parse_merge_result(r[0][0].c_str());
-  for (const auto& [index, why] : m.rejected) {
-    if (index >= 1 && static_cast<size_t>(index) <= end - begin) {
-      stats.rejected.emplace_back(rows[begin + static_cast<size_t>(index) - 1], why);
-    }
+  for (const auto& rn : stats.add(cinfo::parse_merge_result(r[0][0].c_str()), rows, begin, end - begin)) {
+    ctx.info("postgres: {} renamed {}", table, rn);
   }
-  for (auto& w : m.warnings) stats.warnings.push_back(std::move(w));
-  for (const auto& rn : m.renamed) ctx.info("postgres: {} renamed {}", table, rn);
-  stats.total.inserted += m.inserted;
-  stats.total.updated += m.updated;
-  stats.total.unchanged += m.unchanged;
-  stats.total.replies_linked += m.replies_linked;
 }
 
 void PostgresSink::Impl::load(pqxx::dbtransaction& tx, const cinfo::Binding& b, const sdk::BatchView& batch,
@@ -387,14 +361,7 @@ sdk::Status PostgresSink::write(const sdk::BatchView& batch) {
   }
   for (const auto& [row, why] : stats.rejected) reject(batch, row, why);
   for (const auto& w : stats.warnings) ctx_.debug("postgres: {} warning: {}", b.table().name, w);
-  const std::string table(b.table().name);
-  ctx_.metric_add("postgres." + table + ".inserted", stats.total.inserted);
-  ctx_.metric_add("postgres." + table + ".updated", stats.total.updated);
-  ctx_.metric_add("postgres." + table + ".unchanged", stats.total.unchanged);
-  if (!stats.rejected.empty()) ctx_.metric_add("postgres." + table + ".rejected", static_cast<int64_t>(stats.rejected.size()));
-  if (!stats.warnings.empty()) ctx_.metric_add("postgres." + table + ".warnings", static_cast<int64_t>(stats.warnings.size()));
-  if (prep.duplicates != 0) ctx_.metric_add("postgres." + table + ".duplicates", static_cast<int64_t>(prep.duplicates));
-  if (stats.total.replies_linked != 0) ctx_.metric_add("postgres." + table + ".replies_linked", stats.total.replies_linked);
+  stats.publish(ctx_, "postgres", b.table().name, prep.duplicates);
   if (stats.bisections != 0) ctx_.metric_add("postgres.bisections", stats.bisections);
   return sdk::Status::Ok;
 }

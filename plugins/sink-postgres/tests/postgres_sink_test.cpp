@@ -2,6 +2,8 @@
 // PostgreSQL (ctest's `postgres` fixture): one throwaway database per test.
 #include "../src/postgres_sink.hpp"
 
+#include "../../github-common/tests/capture_rows.hpp"
+
 #include <progcap/github/records.hpp>
 #include <progcap/sdk/plugin.hpp>
 #include <progcap/sdk/testing/fake_host.hpp>
@@ -20,34 +22,14 @@ using progcap::sdk::testing::OwnedValue;
 using progcap::testing::TestDatabase;
 namespace github = progcap::github;
 
-constexpr int64_t kT0 = 1735689600000000LL;  // 2025-01-01T00:00:00Z
-
-OwnedValue I(int64_t v) { return FakeHost::integer(v); }
-OwnedValue S(std::string v) { return FakeHost::str(std::move(v)); }
-OwnedValue B(bool v) { return FakeHost::boolean(v); }
-OwnedValue N() { return FakeHost::null(); }
-OwnedValue TS(int64_t micros) { return FakeHost::timestamp(micros); }
-
-OwnedRow repo(int64_t id, const std::string& full_name) {
-  const auto slash = full_name.find('/');
-  OwnedRow r = {I(id), S(full_name), S(full_name.substr(0, slash)), S(full_name.substr(slash + 1))};
-  while (r.size() < github::repositories_stream().size()) r.push_back(N());
-  return r;
-}
-OwnedRow user(int64_t id, const std::string& login) {
-  return {I(id), S(login), N(), S("https://avatars/" + login), S("https://github.com/" + login), B(false)};
-}
-OwnedRow pr(int64_t id, int64_t number, const std::string& title, int64_t author, std::optional<int64_t> additions = 10) {
-  return {I(id),          I(1),          S("acme/widgets"), I(number),    S(title), S("body of " + title),
-          S("open"),      B(false),      B(false),          N(),          N(),      I(author),
-          S("login"),     S("main"),     S("feature"),      S("abc123"),  additions ? I(*additions) : N(),
-          I(2),           I(3),          I(1),              N(),          N(),      TS(kT0),
-          TS(kT0 + 1000), N(),           S("https://github.com/acme/widgets/pull/" + std::to_string(number)),
-          N(),            N()};
-}
-OwnedRow review(int64_t id, int64_t pr_id, int64_t author, const std::string& state) {
-  return {I(id), I(pr_id), I(1), S("acme/widgets"), I(author), S(state), S("lgtm"), TS(kT0 + 5000), S("abc123"), N()};
-}
+// Rows of the capture streams (shared with the other sink's tests).
+using progcap::github::testing::I;
+using progcap::github::testing::S;
+using progcap::github::testing::N;
+using progcap::github::testing::repo;
+using progcap::github::testing::user;
+using progcap::github::testing::pr;
+using progcap::github::testing::review;
 
 class PostgresSinkTest : public ::testing::Test {
  protected:

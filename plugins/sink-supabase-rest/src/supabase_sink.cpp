@@ -81,10 +81,7 @@ Verdict classify(const ApiError& e) {
   return Verdict::Fatal;
 }
 
-struct SupabaseSink::Stats {
-  cinfo::MergeResult total;
-  std::vector<std::pair<uint64_t, std::string>> rejected;
-  std::vector<std::string> warnings;
+struct SupabaseSink::Stats : cinfo::WriteTally {
   int64_t requests = 0;
   int64_t splits = 0;
 };
@@ -177,26 +174,12 @@ void SupabaseSink::check_schema(const cinfo::Table& t) {
     described.push_back({r.value("table_name", std::string()), r.value("column_name", std::string()),
                          r.value("data_type", std::string()), r.value("not_null", false)});
   }
-  std::vector<std::string> problems = cinfo::check_target(t, described);
-  for (auto d : t.depends_on) {
-    bool seen = false;
-    for (const auto& c : described) seen = seen || c.table == d;
-    if (!seen) problems.push_back("table " + std::string(d) + " (referenced by " + std::string(t.name) + ") does not exist");
-  }
-  if (!problems.empty()) {
-    std::string msg = "supabase-rest: cannot write stream " + std::string(t.name) + ":";
-    for (const auto& p : problems) msg += "\n  - " + p;
-    throw sdk::ConfigError(msg);
-  }
+  cinfo::require_target("supabase-rest", t, described);
 }
 
 void SupabaseSink::prepare(const progcap_schema& schema) {
   const std::string_view stream = sdk::from_abi(schema.stream);
-  const cinfo::Table* t = cinfo::find_table(stream);
-  if (t == nullptr) {
-    throw sdk::ConfigError("supabase-rest: no table for stream '" + std::string(stream) + "' (this sink writes " +
-                           cinfo::table_names() + ")");
-  }
+  const cinfo::Table* t = &cinfo::table_for_stream("supabase-rest", stream);
   auto b = std::make_unique<cinfo::Binding>(*t, schema);
   if (!checked_[std::string(t->name)]) {
     check_schema(*t);
@@ -222,16 +205,9 @@ void SupabaseSink::send(const cinfo::Binding& b, const std::vector<uint64_t>& ro
   const size_t n = end - begin;
   switch (classify(a.error)) {
     case Verdict::Ok: {
-      cinfo::MergeResult m = cinfo::parse_merge_result(a.body);
-      for (const auto& [index, why] : m.rejected) {
-        if (index >= 1 && static_cast<size_t>(index) <= n) stats.rejected.emplace_back(rows[begin + static_cast<size_t>(index) - 1], why);
+      for (const auto& rn : stats.add(cinfo::parse_merge_result(a.body), rows, begin, n)) {
+        ctx_.info("supabase-rest: {} renamed {}", table, rn);
       }
-      for (auto& w : m.warnings) stats.warnings.push_back(std::move(w));
-      for (const auto& rn : m.renamed) ctx_.info("supabase-rest: {} renamed {}", table, rn);
-      stats.total.inserted += m.inserted;
-      stats.total.updated += m.updated;
-      stats.total.unchanged += m.unchanged;
-      stats.total.replies_linked += m.replies_linked;
       // Keep requests near the target duration (the statement timeout is 8 s on Supabase).
       if (took > target_ && rows_now_ > 1) {
         rows_now_ = std::max<size_t>(1, rows_now_ / 2);
@@ -296,15 +272,8 @@ sdk::Status SupabaseSink::write(const sdk::BatchView& batch) {
   }
   for (const auto& [row, why] : stats.rejected) reject(batch, row, why);
   for (const auto& w : stats.warnings) ctx_.debug("supabase-rest: {} warning: {}", b.table().name, w);
-  const std::string table(b.table().name);
-  ctx_.metric_add("supabase." + table + ".inserted", stats.total.inserted);
-  ctx_.metric_add("supabase." + table + ".updated", stats.total.updated);
-  ctx_.metric_add("supabase." + table + ".unchanged", stats.total.unchanged);
+  stats.publish(ctx_, "supabase", b.table().name, prep.duplicates);
   ctx_.metric_add("supabase.requests", stats.requests);
-  if (!stats.rejected.empty()) ctx_.metric_add("supabase." + table + ".rejected", static_cast<int64_t>(stats.rejected.size()));
-  if (!stats.warnings.empty()) ctx_.metric_add("supabase." + table + ".warnings", static_cast<int64_t>(stats.warnings.size()));
-  if (prep.duplicates != 0) ctx_.metric_add("supabase." + table + ".duplicates", static_cast<int64_t>(prep.duplicates));
-  if (stats.total.replies_linked != 0) ctx_.metric_add("supabase." + table + ".replies_linked", stats.total.replies_linked);
   if (stats.splits != 0) ctx_.metric_add("supabase.splits", stats.splits);
   ctx_.metric_set("supabase.chunk_rows", static_cast<double>(rows_now_));
   return sdk::Status::Ok;

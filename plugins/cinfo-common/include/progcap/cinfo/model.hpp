@@ -10,6 +10,7 @@
 // Depends on the SDK only.
 #pragma once
 
+#include <progcap/sdk/context.hpp>
 #include <progcap/sdk/schema.hpp>
 
 #include <cstdint>
@@ -52,6 +53,8 @@ struct Table {
 [[nodiscard]] const Table* find_table(std::string_view stream);
 /// "repositories, contributors, ..." for error messages.
 [[nodiscard]] std::string table_names();
+/// The table of `stream`; sdk::ConfigError "<sink>: no table for stream …" when it has none.
+[[nodiscard]] const Table& table_for_stream(std::string_view sink, std::string_view stream);
 
 /// How one stream's schema feeds a table's staging columns. Built once per
 /// stream in Sink::prepare; throws sdk::ConfigError when the stream lacks a
@@ -110,6 +113,20 @@ struct MergeResult {
   std::vector<std::string> warnings;                      // "reason: detail" (index dropped)
   std::vector<std::string> renamed;                       // "from -> to (github_id n)"
 };
+/// What the merges of one batch's chunks add up to: the sink rejects `rejected` and publishes
+/// the counters.
+struct WriteTally {
+  MergeResult total;                                       // counters summed over the chunks
+  std::vector<std::pair<uint64_t, std::string>> rejected;  // (batch row, why)
+  std::vector<std::string> warnings;
+  /// Adds the merge of the chunk rows[begin, begin + n) (its 1-based indexes become batch rows);
+  /// returns the merge's renames for the sink to log.
+  std::vector<std::string> add(MergeResult m, const std::vector<uint64_t>& rows, size_t begin, size_t n);
+  /// Metrics <prefix>.<table>.inserted|updated|unchanged, and rejected|warnings|duplicates|
+  /// replies_linked when not zero.
+  void publish(const sdk::Context& ctx, std::string_view prefix, std::string_view table, uint64_t duplicates) const;
+};
+
 /// Parses the jsonb the merge functions return; throws sdk::FatalError on a
 /// shape it does not understand (a mismatched migration).
 [[nodiscard]] MergeResult parse_merge_result(std::string_view json);
@@ -122,8 +139,11 @@ struct DescribedColumn {
   bool not_null = false;
 };
 /// Problems that make `t` unwritable (missing table or column, incompatible
-/// type), each a complete sentence; empty when the table is fine.
+/// type, a missing table it references), each a complete sentence; empty when
+/// the table is fine.
 [[nodiscard]] std::vector<std::string> check_target(const Table& t, const std::vector<DescribedColumn>& described);
+/// sdk::ConfigError "<sink>: cannot write stream <table>:" listing check_target's problems, if any.
+void require_target(std::string_view sink, const Table& t, const std::vector<DescribedColumn>& described);
 /// The type family of a PostgreSQL type name ("int", "text", ...), or "" if unknown.
 [[nodiscard]] std::string_view type_family(std::string_view data_type);
 
