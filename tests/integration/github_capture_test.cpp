@@ -75,6 +75,29 @@ class GitHubCaptureTest : public ::testing::Test {
     std::ofstream(dir_ / name) << text;
     return dir_ / name;
   }
+  /// `progcap run` arguments of a github-historical sync of acme/widgets appending to out/ with
+  /// one state directory, so that each run is incremental on the previous one.
+  std::vector<std::string> incremental_sync(const std::string& mode = "graphql") const {
+    const fs::path p = write("p.yaml", R"(name: inc
+steps:
+  - name: s
+    source:
+      type: github-historical
+      options: {repository: acme/widgets, mode: )" + mode + R"(, time_range: 0, api_url: "${env.GITHUB_API_URL}", token: "${env.GITHUB_TOKEN}"}
+    sinks: [{type: ndjson, options: {directory: out, mode: append}}]
+)");
+    return {"run", p.string(), "--no-progress", "--state-dir", (dir_ / "state").string()};
+  }
+  /// The last pull_requests row written to out/ for `number` (null when there is none).
+  json last_pr_row(int64_t number) const {
+    std::ifstream in(dir_ / "out" / "pull_requests.ndjson");
+    json last;
+    for (std::string line; std::getline(in, line);) {
+      json row = json::parse(line);
+      if (row.value("number", int64_t{0}) == number) last = std::move(row);
+    }
+    return last;
+  }
 
   /// Loads NDJSON rows of `stream` from every file under `sub`, keyed by `key`
   /// (the stream's natural key); duplicates must be identical (at-least-once).
@@ -457,15 +480,7 @@ steps:
 
 TEST_F(GitHubCaptureTest, UnchangedRepollIsFreeAndChangesAreRecaptured) {
   FakeGitHub gh({"--dataset", "small"});
-  auto p = write("p.yaml", R"(name: inc
-steps:
-  - name: s
-    source:
-      type: github-historical
-      options: {repository: acme/widgets, time_range: 0, api_url: "${env.GITHUB_API_URL}", token: "${env.GITHUB_TOKEN}"}
-    sinks: [{type: ndjson, options: {directory: out, mode: append}}]
-)");
-  const std::vector<std::string> run = {"run", p.string(), "--no-progress", "--state-dir", (dir_ / "state").string()};
+  const std::vector<std::string> run = incremental_sync();
   ASSERT_EQ(progcap(run, env(gh)).exit_code, 0);
   gh.control("POST", "/_fake/reset-stats");
   ASSERT_EQ(progcap(run, env(gh)).exit_code, 0);
@@ -478,59 +493,29 @@ steps:
   ASSERT_EQ(progcap(run, env(gh)).exit_code, 0);
   st = gh.stats();
   EXPECT_LE(st["requests_total"].get<int>(), 6) << st.dump();
-  std::ifstream in(dir_ / "out" / "pull_requests.ndjson");
-  std::string last;
-  for (std::string line; std::getline(in, line);) {
-    if (line.find("\"number\":7,") != std::string::npos) last = line;
-  }
-  EXPECT_CONTAINS(last, "\"title\":\"renamed title\"");
+  EXPECT_EQ(last_pr_row(7)["title"], "renamed title");
 }
 
 TEST_F(GitHubCaptureTest, APullRequestUpdatedInTheSameSecondAsTheNewestIsNotMissed) {
   // The fake's clock is pinned: every mutation lands in the same second, so the second PR
   // touched ties with the first on updated_at and can sort below it.
   FakeGitHub gh({"--dataset", "small"});
-  auto p = write("p.yaml", R"(name: tie
-steps:
-  - name: s
-    source:
-      type: github-historical
-      options: {repository: acme/widgets, time_range: 0, api_url: "${env.GITHUB_API_URL}", token: "${env.GITHUB_TOKEN}"}
-    sinks: [{type: ndjson, options: {directory: out, mode: append}}]
-)");
-  const std::vector<std::string> run = {"run", p.string(), "--no-progress", "--state-dir", (dir_ / "state").string()};
+  const std::vector<std::string> run = incremental_sync();
   ASSERT_EQ(progcap(run, env(gh)).exit_code, 0);
-  auto last_title = [&](int number) {
-    std::ifstream in(dir_ / "out" / "pull_requests.ndjson");
-    std::string last;
-    const std::string needle = "\"number\":" + std::to_string(number) + ",";
-    for (std::string line; std::getline(in, line);) {
-      if (line.find(needle) != std::string::npos) last = line;
-    }
-    return json::parse(last)["title"];
-  };
   std::vector<json> stamps;
   for (const auto& [number, title] : std::vector<std::pair<int, std::string>>{{20, "first touched"}, {5, "second, same second"}}) {
     const json m = gh.control("POST", "/_fake/mutate",
                               {{"op", "touch_pr"}, {"repo", "acme/widgets"}, {"number", number}, {"fields", {{"title", title}}}});
     stamps.push_back(m["results"]["updated_at"]);
     ASSERT_EQ(progcap(run, env(gh)).exit_code, 0);
-    EXPECT_EQ(last_title(number), title) << m.dump();
+    EXPECT_EQ(last_pr_row(number)["title"], title) << m.dump();
   }
   ASSERT_EQ(stamps[0], stamps[1]) << "the case needs both PRs updated in the same second";
 }
 
 TEST_F(GitHubCaptureTest, RestIncrementalRefetchesFilesOnlyWhenTheHeadCommitChanged) {
   FakeGitHub gh({"--dataset", "small"});
-  auto p = write("p.yaml", R"(name: inc
-steps:
-  - name: s
-    source:
-      type: github-historical
-      options: {repository: acme/widgets, mode: rest, time_range: 0, api_url: "${env.GITHUB_API_URL}", token: "${env.GITHUB_TOKEN}"}
-    sinks: [{type: ndjson, options: {directory: out, mode: append}}]
-)");
-  const std::vector<std::string> run = {"run", p.string(), "--no-progress", "--state-dir", (dir_ / "state").string()};
+  const std::vector<std::string> run = incremental_sync("rest");
   ASSERT_EQ(progcap(run, env(gh)).exit_code, 0);
   // #11 only gets a comment (files unchanged); #13 gets a new head commit adding one file.
   gh.control("POST", "/_fake/mutate",
@@ -560,12 +545,7 @@ steps:
   EXPECT_EQ(pushed, 1);
   EXPECT_EQ(files11, truth["files"]["11"].size()) << "#11's files are not fetched again";
   EXPECT_EQ(files13.size(), truth["files"]["13"].size()) << "#13's captured files are the truth's, the pushed one included";
-  std::ifstream prs(dir_ / "out" / "pull_requests.ndjson");
-  std::string last13;
-  for (std::string line; std::getline(prs, line);) {
-    if (line.find("\"number\":13,") != std::string::npos) last13 = line;
-  }
-  const json pr13 = json::parse(last13);
+  const json pr13 = last_pr_row(13);
   EXPECT_EQ(pr13["changed_files"], truth["files"]["13"].size());
   for (const auto& t : truth["pull_requests"]) {
     if (t["number"] == 13) {

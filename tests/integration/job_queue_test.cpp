@@ -33,10 +33,8 @@ namespace {
 #define EXPECT_CONTAINS(haystack, needle) \
   EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << "expected '" << (needle) << "' in:\n" << (haystack)
 
-// A pipeline that records its rows per job: counter (testkit) -> NDJSON
-// appended to $QUEUE_TEST_OUT/<job id>.ndjson, checkpointing every row.
-const char* kMarkPipeline = R"(name: queue-mark
-inputs:
+// The inputs a worker passes to every job's pipeline (jobs.yaml's job types).
+const std::string kJobInputs = R"(inputs:
   repository_id: {type: string, default: ""}
   repository_name: {type: string, default: ""}
   pr_numbers: {type: list, default: []}
@@ -44,7 +42,11 @@ inputs:
   max_items: {type: int, default: 0}
   shard: {type: string, default: ""}
   target: {type: string, default: ""}
-steps:
+)";
+
+// A pipeline that records its rows per job: counter (testkit) -> NDJSON
+// appended to $QUEUE_TEST_OUT/<job id>.ndjson, checkpointing every row.
+const std::string kMarkPipeline = "name: queue-mark\n" + kJobInputs + R"(steps:
   - name: mark
     batch_size: 1
     batch_timeout: 10ms
@@ -54,16 +56,7 @@ steps:
     sinks: [{type: ndjson, options: {path: "${env.QUEUE_TEST_OUT}/${env.PROGCAP_JOB_ID}.ndjson", mode: append}}]
 )";
 
-const char* kFailPipeline = R"(name: queue-fail
-inputs:
-  repository_id: {type: string, default: ""}
-  repository_name: {type: string, default: ""}
-  pr_numbers: {type: list, default: []}
-  time_range: {type: int, default: 30}
-  max_items: {type: int, default: 0}
-  shard: {type: string, default: ""}
-  target: {type: string, default: ""}
-steps:
+const std::string kFailPipeline = "name: queue-fail\n" + kJobInputs + R"(steps:
   - name: fail
     retry: {max_attempts: 1}
     source: {type: counter, options: {records: 5, throw_at: 2}}

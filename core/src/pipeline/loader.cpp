@@ -468,18 +468,22 @@ class Parser {
   Diagnostics& diags_;
 };
 
-}  // namespace
-
-Value load_yaml_text(const std::string& text, const std::string& file) {
-  Diagnostics diags;
-  YAML::Node root;
+/// yaml-cpp's parse, its errors as ConfigErrors at file:line:col.
+YAML::Node parse_yaml(const std::string& text, const std::string& file) {
   try {
-    root = YAML::Load(text);
+    return YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     throw ConfigError(Location{file, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
   } catch (const YAML::Exception& e) {
     throw ConfigError(Location{file, e.mark.line >= 0 ? e.mark.line + 1 : 0, e.mark.column + 1}, "YAML error: " + e.msg);
   }
+}
+
+}  // namespace
+
+Value load_yaml_text(const std::string& text, const std::string& file) {
+  Diagnostics diags;
+  const YAML::Node root = parse_yaml(text, file);
   Value v = from_yaml(root, file, Location{file, 1, 1}, diags);
   diags.throw_if_any();
   return v;
@@ -487,14 +491,7 @@ Value load_yaml_text(const std::string& text, const std::string& file) {
 
 PipelineSpec load_pipeline_text(const std::string& text, const std::string& file) {
   Diagnostics diags;
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    throw ConfigError(Location{file, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(Location{file, e.mark.line >= 0 ? e.mark.line + 1 : 0, e.mark.column + 1}, "YAML error: " + e.msg);
-  }
+  const YAML::Node root = parse_yaml(text, file);
   if (!root || root.IsNull()) throw ConfigError(Location{file, 1, 1}, "the file is empty; a pipeline needs 'name' and 'steps'");
   Value v = from_yaml(root, file, Location{file, 1, 1}, diags);
   Parser parser(file, diags);

@@ -54,29 +54,39 @@ std::string with_commas(uint64_t n) {
   return s;
 }
 
-/// {"records":…,"batches":…,"dead_letters":…,"running":"step","item":"…"}: the
-/// run's progress for --status-file (a job worker turns it into job progress).
-std::string status_json(const std::vector<std::shared_ptr<StepLive>>& steps) {
+/// The steps' counters summed, the running steps' names and the item one of them works on.
+struct LiveTotals {
   uint64_t records = 0;
   uint64_t batches = 0;
   uint64_t dead = 0;
   std::string running;
   std::string item;
+};
+
+LiveTotals live_totals(const std::vector<std::shared_ptr<StepLive>>& steps) {
+  LiveTotals t;
   for (const auto& s : steps) {
-    records += s->records.load();
-    batches += s->batches.load();
-    dead += s->dead.load();
+    t.records += s->records.load();
+    t.batches += s->batches.load();
+    t.dead += s->dead.load();
     if (s->state.load() == 1) {
-      running += (running.empty() ? "" : ",") + s->name;
+      t.running += (t.running.empty() ? "" : ",") + s->name;
       std::lock_guard<std::mutex> g(s->mu);
-      if (!s->item.empty()) item = s->item + (s->total >= 0 ? " " + std::to_string(s->done) + "/" + std::to_string(s->total) : "");
+      if (!s->item.empty()) t.item = s->item + (s->total >= 0 ? " " + std::to_string(s->done) + "/" + std::to_string(s->total) : "");
     }
   }
-  std::string out = "{\"records\":" + std::to_string(records) + ",\"batches\":" + std::to_string(batches) +
-                    ",\"dead_letters\":" + std::to_string(dead) + ",\"running\":";
-  sdk::append_json_string(out, running);
+  return t;
+}
+
+/// {"records":…,"batches":…,"dead_letters":…,"running":"step","item":"…"}: the
+/// run's progress for --status-file (a job worker turns it into job progress).
+std::string status_json(const std::vector<std::shared_ptr<StepLive>>& steps) {
+  const LiveTotals t = live_totals(steps);
+  std::string out = "{\"records\":" + std::to_string(t.records) + ",\"batches\":" + std::to_string(t.batches) +
+                    ",\"dead_letters\":" + std::to_string(t.dead) + ",\"running\":";
+  sdk::append_json_string(out, t.running);
   out += ",\"item\":";
-  sdk::append_json_string(out, item);
+  sdk::append_json_string(out, t.item);
   out += "}\n";
   return out;
 }
@@ -142,39 +152,23 @@ class ProgressLine final : public ConsoleGuard {
   }
   void draw_locked() {
     if (stop_) return;
-    uint64_t records = 0;
-    uint64_t batches = 0;
-    uint64_t dead = 0;
-    std::string running;
-    std::string item;
-    for (const auto& s : steps_) {
-      records += s->records.load();
-      batches += s->batches.load();
-      dead += s->dead.load();
-      if (s->state.load() == 1) {
-        running += (running.empty() ? "" : ",") + s->name;
-        std::lock_guard<std::mutex> g(s->mu);
-        if (!s->item.empty()) {
-          item = s->item + (s->total >= 0 ? " " + std::to_string(s->done) + "/" + std::to_string(s->total) : "");
-        }
-      }
-    }
+    LiveTotals t = live_totals(steps_);
     const double secs = std::chrono::duration<double>(Clock::now() - t0_).count();
     if (http_) {
       if (auto q = http_->quota_policy()) {
         const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
         for (const auto& w : q->waits()) {
           if (w.until_epoch_ms > now + 1000) {
-            item = "waiting " + text::human_duration(w.until_epoch_ms - now) + " for quota (" + w.reason + ")";
+            t.item = "waiting " + text::human_duration(w.until_epoch_ms - now) + " for quota (" + w.reason + ")";
           }
         }
       }
     }
     char line[512];
-    std::snprintf(line, sizeof line, "\r\033[K\u25b6 %s | %s records | %s batches | %.0f rec/s | %s%s%s", running.c_str(),
-                  with_commas(records).c_str(), with_commas(batches).c_str(), secs > 0 ? static_cast<double>(records) / secs : 0.0,
-                  text::human_duration(static_cast<long long>(secs * 1000)).c_str(),
-                  dead ? (" | " + with_commas(dead) + " dead-lettered").c_str() : "", item.empty() ? "" : (" | " + item).c_str());
+    std::snprintf(line, sizeof line, "\r\033[K\u25b6 %s | %s records | %s batches | %.0f rec/s | %s%s%s", t.running.c_str(),
+                  with_commas(t.records).c_str(), with_commas(t.batches).c_str(),
+                  secs > 0 ? static_cast<double>(t.records) / secs : 0.0, text::human_duration(static_cast<long long>(secs * 1000)).c_str(),
+                  t.dead ? (" | " + with_commas(t.dead) + " dead-lettered").c_str() : "", t.item.empty() ? "" : (" | " + t.item).c_str());
     std::fputs(line, stderr);
     std::fflush(stderr);
     drawn_ = true;
