@@ -455,7 +455,10 @@ std::string HistoricalSource::files_fingerprint(const json& pr) const {
 bool HistoricalSource::rest_page() {
   gh::Page page;
   if (cursor_.empty() && probe_reusable_) {
-    page = probe_;  // the probe fetched this very page a moment ago
+    // The probe fetched this very page a moment ago. Its rows move here; probe_ keeps the URL
+    // and ETag that Finish commits.
+    page.json = std::move(probe_.json);
+    page.next = probe_.next;
     probe_reusable_ = false;
   } else {
     page = client_.get(cursor_.empty() ? client_.url(first_list_page()) : cursor_, {"GET /repos/{owner}/{repo}/pulls", false, false});
