@@ -133,6 +133,33 @@ steps:
   EXPECT_EQ(ids("a"), range(50));
 }
 
+TEST_F(RuntimeTest, RetriesTransientPrepareFailuresAndGivesUpAfterMaxAttempts) {
+  // A sink whose target is restarting fails prepare with IO: retried like a write.
+  auto rep = run(R"(name: t
+steps:
+  - name: s
+    retry: {max_attempts: 5, initial_backoff: 1ms, max_backoff: 5ms}
+    source: {type: counter, options: {records: 50}}
+    sinks: [{type: recorder, options: {path: "@DIR@/a", prepare_io_failures: 2}}]
+)");
+  ASSERT_EQ(rep.exit_code, kExitOk) << rep.steps[0].error;
+  EXPECT_EQ(rep.steps[0].sinks[0].retries, 2u);
+  EXPECT_EQ(ids("a"), range(50));
+
+  rep = run(R"(name: t
+steps:
+  - name: s
+    retry: {max_attempts: 3, initial_backoff: 1ms, max_backoff: 2ms}
+    source: {type: counter, options: {records: 50}}
+    sinks: [{type: recorder, options: {path: "@DIR@/b", prepare_io_failures: 100}}]
+)");
+  EXPECT_EQ(rep.exit_code, kExitFailed);
+  EXPECT_NE(rep.steps[0].error.find("sink 'recorder' gave up after 3 attempts on stream 'items' (prepare): cannot connect"),
+            std::string::npos)
+      << rep.steps[0].error;
+  EXPECT_TRUE(ids("b").empty());
+}
+
 TEST_F(RuntimeTest, GivingUpFailsTheStepAndKeepsTheCheckpointBehind) {
   auto rep = run(R"(name: t
 steps:

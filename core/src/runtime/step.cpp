@@ -566,21 +566,57 @@ struct StepRunner::Impl {
         }
         continue;
       }
-      if (!sk.prepared[b.schema()] && def.prepare != nullptr) {
-        progcap_error err;
-        progcap_status s = PROGCAP_OK;
-        {
-          PluginCallScope scope(sk.call_label.c_str(), "prepare");
-          s = def.prepare(sk.self, b.schema()->abi(), &err);
-        }
-        if (s != PROGCAP_OK) {
-          fail("sink '" + sk.rc->type + "' cannot take stream '" + b.schema()->name + "' (" + status_name(s) + "): " + err.message, s);
-          sink_failed = true;
-          continue;
-        }
+      if (!sk.prepared[b.schema()] && def.prepare != nullptr && !prepare(sk, b)) {
+        sink_failed = true;
+        continue;
       }
       sk.prepared[b.schema()] = true;
       if (!deliver(sk, idx, b, item.seq)) sink_failed = true;
+    }
+  }
+
+  /// After a transient failure (RETRY/IO) of a sink call: counts the retry and
+  /// waits out the backoff. Returns false when the call must not be tried again
+  /// (attempts used up: the step failed; or a hard abort).
+  bool back_off_sink(Instance& sk, const char* call, unsigned attempt, progcap_status s, const std::string& message,
+                     const std::string& stream) {
+    if (attempt >= step.retry.max_attempts) {
+      fail("sink '" + sk.rc->type + "' gave up after " + std::to_string(attempt) + " attempts on stream '" + stream +
+           "' (" + call + "): " + (message.empty() ? status_name(s) : message));
+      return false;
+    }
+    {
+      std::lock_guard<std::mutex> g(sk.mu);
+      ++sk.report.retries;
+    }
+    const uint64_t wait = backoff_ms(step.retry, attempt);
+    logger()->warn("[{}] {} attempt {} failed ({}): {}; retrying in {}", sk.label, call, attempt, status_name(s), message,
+                   text::human_duration(static_cast<long long>(wait)));
+    // Retries continue while draining after a stop request; only a
+    // second signal (hard abort) cuts them short.
+    const auto until = Clock::now() + std::chrono::milliseconds(wait);
+    while (Clock::now() < until && !run.hard_abort.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return !run.hard_abort.load();
+  }
+
+  /// Prepares a sink for a stream, retrying transient failures (the target
+  /// restarting, a dropped connection) like writes. Returns false when the sink failed.
+  bool prepare(Instance& sk, const Batch& b) {
+    const auto& def = sk.rc->info->def;
+    for (unsigned attempt = 1;; ++attempt) {
+      progcap_error err;
+      progcap_status s = PROGCAP_OK;
+      {
+        PluginCallScope scope(sk.call_label.c_str(), "prepare");
+        s = def.prepare(sk.self, b.schema()->abi(), &err);
+      }
+      if (s == PROGCAP_OK) return true;
+      if (s == PROGCAP_RETRY || s == PROGCAP_ERR_IO) {
+        if (back_off_sink(sk, "prepare", attempt, s, err.message, b.schema()->name)) continue;
+        return false;
+      }
+      fail("sink '" + sk.rc->type + "' cannot take stream '" + b.schema()->name + "' (" + status_name(s) + "): " + err.message, s);
+      return false;
     }
   }
 
@@ -612,24 +648,8 @@ struct StepRunner::Impl {
         sk.report.rejected += b.rows();
         ++sk.report.batches;
       } else if (s == PROGCAP_RETRY || s == PROGCAP_ERR_IO) {
-        if (attempt >= step.retry.max_attempts) {
-          fail("sink '" + sk.rc->type + "' gave up after " + std::to_string(attempt) + " attempts on stream '" + b.schema()->name +
-               "': " + (err.message.empty() ? status_name(s) : err.message));
-          return false;
-        }
-        {
-          std::lock_guard<std::mutex> g(sk.mu);
-          ++sk.report.retries;
-        }
-        const uint64_t wait = backoff_ms(step.retry, attempt);
-        logger()->warn("[{}] write attempt {} failed ({}): {}; retrying in {}", sk.label, attempt, status_name(s), err.message,
-                       text::human_duration(static_cast<long long>(wait)));
-        // Retries continue while draining after a stop request; only a
-        // second signal (hard abort) cuts them short.
-        const auto until = Clock::now() + std::chrono::milliseconds(wait);
-        while (Clock::now() < until && !run.hard_abort.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        if (run.hard_abort.load()) return false;
-        continue;
+        if (back_off_sink(sk, "write", attempt, s, err.message, b.schema()->name)) continue;
+        return false;
       } else if (s == PROGCAP_ERR_CANCELLED) {
         return false;
       } else {

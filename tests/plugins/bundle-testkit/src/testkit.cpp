@@ -109,16 +109,19 @@ class Recorder final : public sdk::Sink {
   static inline const auto kFailCreate = sdk::option<bool>("fail_create").default_value(false);
   static inline const auto kSlow = sdk::option<std::chrono::milliseconds>("slow").default_value(std::chrono::milliseconds(0));
   static inline const auto kRefuseStream = sdk::option<std::string>("refuse_stream");
+  static inline const auto kPrepareIoFailures = sdk::option<int64_t>("prepare_io_failures").default_value(0).describe(
+      "fail this many prepare calls with an IO error (a target that is restarting) before succeeding");
   static inline const auto kPending = sdk::option<bool>("pending").default_value(false).describe(
       "answer PENDING: rows count as durable only after flush(END_OF_STREAM)");
   static sdk::OptionList options() {
-    return {kPath, kRetryTimes, kRejectEvery, kDataErrorAt, kFatalAt, kThrowAt, kCrashAt, kFailCreate, kSlow, kRefuseStream, kPending};
+    return {kPath, kRetryTimes, kRejectEvery, kDataErrorAt, kFatalAt, kThrowAt, kCrashAt, kFailCreate, kSlow, kRefuseStream, kPrepareIoFailures, kPending};
   }
 
   Recorder(sdk::Context ctx, const sdk::Config& cfg)
       : sdk::Sink(ctx), path_(cfg.get(kPath)), retry_times_(cfg.get(kRetryTimes)), reject_every_(cfg.get(kRejectEvery)),
         data_error_at_(cfg.get(kDataErrorAt)), fatal_at_(cfg.get(kFatalAt)), throw_at_(cfg.get(kThrowAt)), crash_at_(cfg.get(kCrashAt)),
-        slow_ms_(cfg.get(kSlow).count()), refuse_(cfg.get_optional(kRefuseStream).value_or("")), pending_(cfg.get(kPending)) {
+        slow_ms_(cfg.get(kSlow).count()), refuse_(cfg.get_optional(kRefuseStream).value_or("")),
+        prepare_io_failures_(cfg.get(kPrepareIoFailures)), pending_(cfg.get(kPending)) {
     if (cfg.get(kFailCreate)) throw sdk::ConfigError("recorder cannot open " + path_ + " (fail_create)");
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd_ < 0) throw sdk::ConfigError("cannot open " + path_);
@@ -128,6 +131,10 @@ class Recorder final : public sdk::Sink {
   }
 
   void prepare(const progcap_schema& schema) override {
+    if (prepare_io_failures_ > 0) {
+      --prepare_io_failures_;
+      throw sdk::IoError("cannot connect: the database system is shutting down");
+    }
     if (sdk::from_abi(schema.stream) == refuse_) throw sdk::ConfigError("table for stream '" + refuse_ + "' has no column 'id'");
   }
 
@@ -166,6 +173,7 @@ class Recorder final : public sdk::Sink {
   std::string path_;
   int64_t retry_times_, reject_every_, data_error_at_, fatal_at_, throw_at_, crash_at_, slow_ms_;
   std::string refuse_;
+  int64_t prepare_io_failures_ = 0;
   bool pending_ = false;
   int fd_ = -1;
   int64_t batches_ = 0;
