@@ -66,8 +66,24 @@ class CpprestTransport final : public Transport {
         Response resp;
         resp.status = r.status_code();
         for (const auto& [k, v] : r.headers()) resp.headers.emplace_back(lower(k), v);
-        auto bytes = r.extract_vector().get();
-        resp.body.assign(bytes.begin(), bytes.end());
+        // Read the body straight into the response string as it arrives (sized
+        // by Content-Length when known): cpprest frees each block once read, so
+        // the body exists once, not as a block buffer plus extract_vector()'s
+        // copy plus a string copy (GraphQL pages are megabytes).
+        auto buf = r.body().streambuf();
+        constexpr size_t kChunk = 64 * 1024;
+        constexpr uint64_t kMaxReserve = 256ULL << 20;
+        const uint64_t length = r.headers().content_length();
+        const bool sized = length > 0 && length <= kMaxReserve;
+        resp.body.resize(sized ? static_cast<size_t>(length) : kChunk);
+        size_t used = 0;
+        while (!(sized && used == length)) {
+          if (used == resp.body.size()) resp.body.resize(std::max(2 * used, used + kChunk));  // unknown length: grow
+          const size_t n = buf.getn(reinterpret_cast<uint8_t*>(resp.body.data() + used), resp.body.size() - used).get();
+          if (n == 0) break;
+          used += n;
+        }
+        resp.body.resize(used);
         return resp;
       });
       // Poll for completion so a cancelled run does not wait for the timeout.

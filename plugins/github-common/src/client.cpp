@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <vector>
 
 namespace progcap::github {
 
@@ -247,12 +248,72 @@ Page Client::get(const std::string& page_url, const GetOptions& opts) {
   }
 }
 
+namespace {
+
+/// Throws the parse_error describing why `text` is not JSON; builds no document.
+void validate_json(std::string_view text) {
+  if (!nlohmann::json::accept(text)) {
+    [[maybe_unused]] const auto j = nlohmann::json::parse(text);  // throws: only reached for invalid text
+  }
+}
+
+/// parse_streaming for text known to be valid JSON.
+nlohmann::json parse_valid_streaming(std::string_view text, const JsonStream& stream) {
+  using json = nlohmann::json;
+  // keys[d] names the value at depth d: its object key, or "[]" when it is an
+  // array element (element[d], which a key spelled "[]" cannot fake).
+  std::vector<std::string> keys(1);
+  std::vector<char> element(1, 0);
+  static const std::string kElement = "[]";
+  auto set_depth = [&](int depth, const std::string& key, bool is_element) {
+    const auto d = static_cast<size_t>(depth);
+    if (keys.size() <= d) {
+      keys.resize(d + 1);
+      element.resize(d + 1, 0);
+    }
+    keys[d] = key;
+    element[d] = is_element ? 1 : 0;
+  };
+  return json::parse(text, [&](int depth, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::key:
+        set_depth(depth, parsed.get_ref<const std::string&>(), false);
+        return true;
+      case json::parse_event_t::array_start:
+        set_depth(depth + 1, kElement, true);
+        return true;
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+      case json::parse_event_t::value: {
+        // A complete value; elements of a wanted array are handed over and dropped.
+        if (depth < 1 || static_cast<size_t>(depth) >= element.size() || element[static_cast<size_t>(depth)] == 0) return true;
+        const std::span<const std::string> path(keys.data() + 1, static_cast<size_t>(depth) - 1);
+        if (!stream.wants(path)) return true;
+        stream.visit(path, parsed);
+        return false;
+      }
+      case json::parse_event_t::object_start:
+        return true;
+    }
+    return true;
+  });
+}
+
+}  // namespace
+
+nlohmann::json parse_streaming(std::string_view text, const JsonStream& stream) {
+  // Validate first: a truncated answer must not hand half of its elements to the visitor.
+  validate_json(text);
+  return parse_valid_streaming(text, stream);
+}
+
 void Client::commit_etag(const Page& page) const {
   if (!s_.conditional || page.etag.empty() || page.etag_key.empty()) return;
   ctx_.checkpoint(page.etag_key, page.etag);
 }
 
-nlohmann::json Client::graphql(const std::string& query, const nlohmann::json& variables, GraphqlCost* cost) {
+nlohmann::json Client::graphql(const std::string& query, const nlohmann::json& variables, GraphqlCost* cost,
+                               const JsonStream* stream) {
   nlohmann::json body = {{"query", query}, {"variables", variables}};
   constexpr int kJsonAttempts = 4;
   for (int attempt = 1;; ++attempt) {
@@ -279,7 +340,11 @@ nlohmann::json Client::graphql(const std::string& query, const nlohmann::json& v
     nlohmann::json j;
     try {
       if (is_html(r)) throw std::runtime_error("an HTML page instead of JSON");
-      j = nlohmann::json::parse(r.body);
+      if (stream == nullptr) {
+        j = nlohmann::json::parse(r.body);
+      } else {
+        validate_json(r.body);
+      }
     } catch (const std::exception& e) {
       if (attempt < kJsonAttempts) {
         ctx_.warn("GitHub GraphQL sent {} (attempt {}); retrying", e.what(), attempt);
@@ -288,6 +353,11 @@ nlohmann::json Client::graphql(const std::string& query, const nlohmann::json& v
         continue;
       }
       throw sdk::RetryError(std::string("GitHub GraphQL keeps answering invalid JSON: ") + e.what());
+    }
+    // Valid JSON: only the visitor can throw now, and its elements are never visited twice.
+    if (stream != nullptr) {
+      j = parse_valid_streaming(r.body, *stream);
+      r.body = std::string();
     }
     const nlohmann::json& data = j.contains("data") ? j["data"] : nlohmann::json();
     if (data.is_object() && data.contains("rateLimit") && data["rateLimit"].is_object()) {

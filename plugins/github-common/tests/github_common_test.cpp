@@ -1,4 +1,4 @@
-// github-common through the SDK's FakeHost: Link parsing, App JWTs (verified
+// github-common through the SDK's FakeHost: Link parsing, streaming JSON parsing, App JWTs (verified
 // with the public key), JSON -> row mapping (ghosts, bots, big ids, bad JSON
 // dead-lettered) and settings validation.
 #include <progcap/github/client.hpp>
@@ -44,6 +44,46 @@ TEST(GithubClientTest, ParsesGitHubLinkHeaders) {
   EXPECT_EQ(github::link_rel(h, "last").value(), "https://api.github.com/repositories/1/pulls?page=5");
   EXPECT_FALSE(github::link_rel(h, "prev").has_value());
   EXPECT_FALSE(github::link_rel("", "next").has_value());
+}
+
+TEST(GithubClientTest, StreamingParseHandsOverSelectedElementsAndKeepsTheRest) {
+  const std::string text = R"({"data":{"rateLimit":{"cost":1},"repository":{"pullRequests":{
+      "nodes":[{"number":1,"files":{"nodes":[{"path":"a"}],"pageInfo":{"hasNextPage":false}}},{"number":2},7,[1,2]],
+      "pageInfo":{"hasNextPage":true,"endCursor":"Y3Vy"}},
+      "p0":{"files":{"nodes":[{"path":"x"},{"path":"y"}]}}}},"errors":[{"message":"partial"}]})";
+  std::vector<std::string> seen;
+  const github::JsonStream stream{
+      [](std::span<const std::string> path) {
+        return (path.size() == 4 && path[2] == "pullRequests" && path[3] == "nodes") || (path.size() == 5 && path[2] == "p0");
+      },
+      [&](std::span<const std::string> path, json& element) {
+        seen.push_back(std::string(path[2]) + ":" + element.dump());
+        element = json();  // the visitor may take the element apart
+      }};
+  const json doc = github::parse_streaming(text, stream);
+  // Elements of every kind (objects with nested arrays, scalars, arrays), in document order;
+  // the nested files array of PR 1 is not selected, so it stays inside the element.
+  const std::vector<std::string> want = {
+      R"(pullRequests:{"files":{"nodes":[{"path":"a"}],"pageInfo":{"hasNextPage":false}},"number":1})", R"(pullRequests:{"number":2})",
+      "pullRequests:7", "pullRequests:[1,2]", R"(p0:{"path":"x"})", R"(p0:{"path":"y"})"};
+  EXPECT_EQ(seen, want);
+  // Everything else is parsed as usual; the streamed arrays are left empty.
+  EXPECT_EQ(doc["data"]["repository"]["pullRequests"]["nodes"], json::array());
+  EXPECT_EQ(doc["data"]["repository"]["p0"]["files"]["nodes"], json::array());
+  EXPECT_EQ(doc["data"]["repository"]["pullRequests"]["pageInfo"]["endCursor"], "Y3Vy");
+  EXPECT_EQ(doc["data"]["rateLimit"]["cost"], 1);
+  EXPECT_EQ(doc["errors"][0]["message"], "partial");
+}
+
+TEST(GithubClientTest, StreamingParseVisitsNothingOfATruncatedAnswer) {
+  int visited = 0;
+  const github::JsonStream stream{[](std::span<const std::string> path) { return path.size() == 1 && path[0] == "nodes"; },
+                                  [&](std::span<const std::string>, json&) { ++visited; }};
+  EXPECT_THROW((void)github::parse_streaming(R"({"nodes":[{"a":1},{"a":2},{"a":)", stream), json::parse_error);
+  EXPECT_EQ(visited, 0) << "a truncated answer is retried whole; nothing of it may have been captured";
+  // A key spelled "[]" is a key, not an array element.
+  EXPECT_EQ(github::parse_streaming(R"({"nodes":[{"a":1},{"a":2}],"[]":3})", stream), json::parse(R"({"nodes":[],"[]":3})"));
+  EXPECT_EQ(visited, 2);
 }
 
 TEST(GithubAuthTest, AppJwtIsRs256AndVerifiesWithThePublicKey) {

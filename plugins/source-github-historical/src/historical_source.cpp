@@ -5,6 +5,7 @@
 #include <progcap/sdk/codec.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
 namespace progcap::plugins::github_historical {
@@ -34,6 +35,17 @@ std::optional<int64_t> number_after(std::string_view url, std::string_view marke
     any = true;
   }
   return any ? std::optional<int64_t>(n) : std::nullopt;
+}
+
+/// The follow-up index of a query alias "p<i>" (i < count).
+size_t alias_index(const std::string& alias, size_t count) {
+  size_t i = 0;
+  const char* end = alias.data() + alias.size();
+  const auto [ptr, ec] = std::from_chars(alias.data() + (alias.empty() ? 0 : 1), end, i);
+  if (alias.empty() || alias[0] != 'p' || ec != std::errc() || ptr != end || i >= count) {
+    throw sdk::RetryError("GitHub GraphQL answered an unknown alias '" + alias + "' to a follow-up query");
+  }
+  return i;
 }
 
 }  // namespace
@@ -241,11 +253,32 @@ bool HistoricalSource::graphql_page() {
 bool HistoricalSource::graphql_page_once() {
   json vars = {{"owner", s_.owner}, {"name", s_.name}, {"first", page_size_}};
   vars["after"] = cursor_.empty() ? json() : json(cursor_);
+  // Each pull request is captured as soon as it is parsed, so a page (up to
+  // 100 PRs with every nested connection: megabytes of JSON) is never held
+  // as one document; memory stays flat in the page size.
+  bool window_end = false;
+  const gh::JsonStream stream{
+      [](std::span<const std::string> path) {
+        return path.size() == 4 && path[0] == "data" && path[1] == "repository" && path[2] == "pullRequests" && path[3] == "nodes";
+      },
+      [&](std::span<const std::string> /*path*/, json& node) {
+        if (window_end) return;
+        const auto updated = sdk::parse_rfc3339(node.value("updatedAt", std::string()));
+        if (!updated) {
+          ctx().dead_letter("pull_requests", node.dump(), "pull request JSON from GitHub GraphQL: field 'updatedAt' is missing or invalid");
+          return;
+        }
+        if (!account(*updated)) {  // sorted by updatedAt descending: the window ends here
+          window_end = true;
+          return;
+        }
+        capture_gql_pr(node);
+      }};
   json data;
   while (true) {
     try {
       gh::GraphqlCost cost;
-      data = client_.graphql(std::string(queries::k_pull_requests_page), vars, &cost);
+      data = client_.graphql(std::string(queries::k_pull_requests_page), vars, &cost, &stream);
       ctx().debug("GraphQL page of {} PRs cost {} points ({} left)", page_size_, cost.cost, cost.remaining);
       break;
     } catch (const gh::GraphqlTimeout& e) {
@@ -257,17 +290,9 @@ bool HistoricalSource::graphql_page_once() {
     }
   }
   const json& conn = data.at("repository").at("pullRequests");
-  for (const auto& node : conn.at("nodes")) {
-    const auto updated = sdk::parse_rfc3339(node.value("updatedAt", std::string()));
-    if (!updated) {
-      ctx().dead_letter("pull_requests", node.dump(), "pull request JSON from GitHub GraphQL: field 'updatedAt' is missing or invalid");
-      continue;
-    }
-    if (!account(*updated)) {  // sorted by updatedAt descending: the window ends here
-      run_followups(true);
-      return false;
-    }
-    capture_gql_pr(node);
+  if (window_end) {
+    run_followups(true);
+    return false;
   }
   // Overflowing connections of several pages share one batch query (one
   // point for up to 149); pending ones are part of the checkpointed run state.
@@ -359,9 +384,28 @@ void HistoricalSource::run_followups(bool all) {
   while (!followups_.empty() && (all || followups_.size() >= kFollowUpsPerQuery)) {
     const size_t n = std::min(followups_.size(), followup_batch_);
     std::vector<FollowUp> batch(followups_.begin(), followups_.begin() + static_cast<std::ptrdiff_t>(n));
+    // The nodes are captured while the answer is parsed (up to 149 connections
+    // of 100 nodes each is megabytes of JSON); what stays is each pageInfo.
+    const gh::JsonStream stream{
+        [](std::span<const std::string> path) {
+          return path.size() == 5 && path[0] == "data" && path[1] == "repository" && path[4] == "nodes";
+        },
+        [&](std::span<const std::string> path, json& node) {
+          const size_t i = alias_index(path[2], batch.size());
+          const FollowUp& f = batch[i];
+          if (path[3] != f.kind) throw sdk::RetryError("GitHub GraphQL answered connection " + path[3] + " for a " + f.kind + " follow-up");
+          const gh::PrRef ref{f.number, f.pr_id};
+          if (f.kind == "files") {
+            writer_.gql_file(node, ref);
+          } else if (f.kind == "reviews") {
+            writer_.gql_review(node, ref);
+          } else {
+            writer_.gql_issue_comment(node, ref);
+          }
+        }};
     json data;
     try {
-      data = client_.graphql(followup_query(batch), {{"owner", s_.owner}, {"name", s_.name}});
+      data = client_.graphql(followup_query(batch), {{"owner", s_.owner}, {"name", s_.name}}, nullptr, &stream);
     } catch (const gh::GraphqlTimeout& e) {
       if (followup_batch_ <= 1) throw sdk::RetryError(std::string(e.what()) + " even for a single follow-up");
       followup_batch_ = std::max<size_t>(1, followup_batch_ / 2);
@@ -377,16 +421,6 @@ void HistoricalSource::run_followups(bool all) {
       const json& pr = repo.at("p" + std::to_string(i));
       if (pr.is_null()) continue;  // the PR vanished meanwhile
       const json& conn = pr.at(f.kind);
-      const gh::PrRef ref{f.number, f.pr_id};
-      for (const auto& node : conn.at("nodes")) {
-        if (f.kind == "files") {
-          writer_.gql_file(node, ref);
-        } else if (f.kind == "reviews") {
-          writer_.gql_review(node, ref);
-        } else {
-          writer_.gql_issue_comment(node, ref);
-        }
-      }
       if (conn.at("pageInfo").value("hasNextPage", false)) {
         followups_.push_back(FollowUp{f.kind, f.number, f.pr_id, conn["pageInfo"].value("endCursor", std::string())});
       }

@@ -12,7 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -48,6 +50,24 @@ struct GraphqlCost {
   std::string reset_at;
 };
 
+/// Array elements handed over while a JSON answer is parsed, so that a large
+/// answer is never held as one document: `wants(path)` says whether the
+/// elements of the array at `path` (the keys from the root, e.g. `data`,
+/// `repository`, `pullRequests`, `nodes`; an element of an enclosing array is
+/// the key `[]`) are streamed; `visit(path, element)` receives each one in
+/// document order, as soon as it is complete, and may move from it. Streamed
+/// elements are left out of the parsed document; nested arrays inside a
+/// streamed element stay in it.
+struct JsonStream {
+  std::function<bool(std::span<const std::string> path)> wants;
+  std::function<void(std::span<const std::string> path, nlohmann::json& element)> visit;
+};
+
+/// Parses `text` like nlohmann::json::parse, streaming the elements `stream`
+/// selects. Throws nlohmann::json::parse_error on invalid JSON, before any
+/// element is visited (the text is validated first).
+nlohmann::json parse_streaming(std::string_view text, const JsonStream& stream);
+
 /// Thrown when GitHub times out a GraphQL query (502/504): shrink the page.
 struct GraphqlTimeout : sdk::Error {
   explicit GraphqlTimeout(const std::string& m) : sdk::Error(sdk::Status::Retry, m) {}
@@ -75,7 +95,12 @@ class Client {
   /// Commits the page's ETag (ordered after everything emitted so far).
   void commit_etag(const Page& page) const;
   /// Runs a GraphQL query; returns `data`. Throws GraphqlTimeout on 502/504.
-  nlohmann::json graphql(const std::string& query, const nlohmann::json& variables, GraphqlCost* cost = nullptr);
+  /// With `stream`, the selected arrays' elements (paths start at the root:
+  /// `data`, …) go to its visitor while the answer is parsed and are not in the
+  /// returned `data`; they are visited only for an answer that is valid JSON
+  /// with a 200 status, once (never for an attempt that is retried).
+  nlohmann::json graphql(const std::string& query, const nlohmann::json& variables, GraphqlCost* cost = nullptr,
+                         const JsonStream* stream = nullptr);
 
   /// The quota key of the current credential ("github:token:<hash>" or
   /// "github:installation:<id>").
