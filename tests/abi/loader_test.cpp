@@ -149,6 +149,15 @@ TEST_F(LoaderTest, UnknownTypeSuggestsTheClosest) {
   EXPECT_NE(why.find("unknown source type 'fixtur' (did you mean 'fixture'?)"), std::string::npos) << why;
 }
 
+TEST_F(LoaderTest, TheSameDirectoryNamedTwiceIsScannedOnce) {
+  // e.g. PROGCAP_PLUGIN_PATH pointing at the install's own plugin directory.
+  PluginRegistry reg(host_api());
+  reg.discover({kCases / "ok", kCases / "ok" / "", kCases / "ok" / "." });
+  ASSERT_EQ(reg.plugins().size(), 1u);
+  EXPECT_EQ(reg.plugins()[0].status, PluginStatus::Loaded) << reg.plugins()[0].reason;
+  EXPECT_TRUE(reg.warnings().empty());
+}
+
 TEST_F(LoaderTest, MissingDirectoryIsAWarning) {
   PluginRegistry reg(host_api());
   reg.discover({"/nonexistent/progcap/plugins"});

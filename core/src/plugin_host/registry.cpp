@@ -220,6 +220,13 @@ std::vector<fs::path> PluginRegistry::default_search_path(const fs::path& exe) {
 void PluginRegistry::discover(const std::vector<fs::path>& dirs) {
   for (const auto& dir : dirs) {
     std::error_code ec;
+    // The same directory named twice (PROGCAP_PLUGIN_PATH and the install's
+    // directory, a symlink, a trailing slash) is scanned once: its plugins
+    // are not duplicates of themselves.
+    const fs::path canonical = fs::weakly_canonical(dir, ec);
+    if (!ec && std::find(scanned_.begin(), scanned_.end(), canonical) != scanned_.end()) continue;
+    if (!ec) scanned_.push_back(canonical);
+    ec.clear();
     searched_.push_back(dir);
     if (!fs::is_directory(dir, ec)) {
       warnings_.push_back("plugin directory " + dir.string() + " does not exist" +

@@ -154,7 +154,7 @@ std::string Client::authorization() {
   return "token " + token_;
 }
 
-sdk::HttpResponse Client::send(sdk::HttpRequest req, bool graphql) {
+sdk::HttpResponse Client::send(sdk::HttpRequest req, bool graphql, const BodyConsumer* consume) {
   bool refreshed = false;
   const std::vector<sdk::HttpHeader> extra = req.headers;  // e.g. If-None-Match
   while (true) {
@@ -166,7 +166,7 @@ sdk::HttpResponse Client::send(sdk::HttpRequest req, bool graphql) {
     if (req.timeout_ms == 0) req.timeout_ms = 60000;
     if (graphql) req.flags |= PROGCAP_HTTP_GRAPHQL;
     ++requests_;
-    sdk::HttpResponse r = ctx_.http(req);
+    sdk::HttpResponse r = consume != nullptr ? ctx_.http(req, *consume) : ctx_.http(req);
     if (r.header("x-progcap-quota-exhausted")) {
       throw sdk::FatalError("GitHub rate limit: " + r.error + ". The run can be resumed once the quota resets (or raise max_rate_limit_wait)");
     }
@@ -326,7 +326,21 @@ nlohmann::json Client::graphql(const std::string& query, const nlohmann::json& v
     // 502/504 are GitHub's query timeouts: the caller shrinks the page
     // instead of repeating the same expensive query.
     req.flags = PROGCAP_HTTP_NO_RETRY;
-    sdk::HttpResponse r = send(req, true);
+    // With a stream, a good answer is parsed straight from the host's buffer
+    // (no copy of a multi-megabyte body); anything else is copied and goes
+    // through the checks and retries below.
+    nlohmann::json j;
+    bool parsed = false;
+    const BodyConsumer consume = [&](sdk::HttpResponse& head, std::string_view text) {
+      if (head.status == 200 && !is_html(head) && nlohmann::json::accept(text)) {
+        // Valid JSON: only the visitor can throw now, and its elements are never visited twice.
+        j = parse_valid_streaming(text, *stream);
+        parsed = true;
+      } else {
+        head.body.assign(text);
+      }
+    };
+    sdk::HttpResponse r = send(req, true, stream != nullptr ? &consume : nullptr);
     if (r.status == 502 || r.status == 504) throw GraphqlTimeout("GitHub GraphQL timed out (" + std::to_string(r.status) + ")");
     if (r.status != 200) {
       if (r.status == 0 || r.status >= 500) {
@@ -337,14 +351,9 @@ nlohmann::json Client::graphql(const std::string& query, const nlohmann::json& v
       }
       throw_for(r, "running a GraphQL query");
     }
-    nlohmann::json j;
     try {
       if (is_html(r)) throw std::runtime_error("an HTML page instead of JSON");
-      if (stream == nullptr) {
-        j = nlohmann::json::parse(r.body);
-      } else {
-        validate_json(r.body);
-      }
+      if (!parsed) j = nlohmann::json::parse(r.body);
     } catch (const std::exception& e) {
       if (attempt < kJsonAttempts) {
         ctx_.warn("GitHub GraphQL sent {} (attempt {}); retrying", e.what(), attempt);
@@ -353,11 +362,6 @@ nlohmann::json Client::graphql(const std::string& query, const nlohmann::json& v
         continue;
       }
       throw sdk::RetryError(std::string("GitHub GraphQL keeps answering invalid JSON: ") + e.what());
-    }
-    // Valid JSON: only the visitor can throw now, and its elements are never visited twice.
-    if (stream != nullptr) {
-      j = parse_valid_streaming(r.body, *stream);
-      r.body = std::string();
     }
     const nlohmann::json& data = j.contains("data") ? j["data"] : nlohmann::json();
     if (data.is_object() && data.contains("rateLimit") && data["rateLimit"].is_object()) {

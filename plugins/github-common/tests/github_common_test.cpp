@@ -219,6 +219,36 @@ TEST_F(RecordsTest, GraphqlIdsBotsAndStates) {
   EXPECT_EQ(row[github::f::kPrMergeable].type, PROGCAP_TYPE_NULL);
 }
 
+TEST_F(RecordsTest, HttpWithAConsumerSeesTheHostsBufferAndRethrowsItsExceptionsAfterTheCall) {
+  host_.http_handler = [](const sdk::HttpRequest&) {
+    sdk::HttpResponse r;
+    r.status = 200;
+    r.headers = {{"etag", "\"v1\""}};
+    r.body = R"({"nodes":[1,2,3]})";
+    return r;
+  };
+  // The consumer parses in place and may call back into the host (here: emit rows).
+  size_t seen = 0;
+  sdk::HttpRequest req;
+  req.url = "http://x/";
+  const sdk::HttpResponse r = ctx_->http(req, [&](sdk::HttpResponse& head, std::string_view body) {
+    EXPECT_EQ(head.status, 200);
+    EXPECT_EQ(head.header("etag").value_or(""), "\"v1\"");
+    EXPECT_TRUE(head.body.empty()) << "the body is not copied";
+    seen = json::parse(body)["nodes"].size();
+    writer_->pull_request(rest_pr(), true);
+  });
+  EXPECT_EQ(seen, 3u);
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_EQ(r.header("etag").value_or(""), "\"v1\"");
+  EXPECT_EQ(host_.rows["pull_requests"].size(), 1u);
+  // The plain overload still copies the body.
+  EXPECT_EQ(ctx_->http(req).body, R"({"nodes":[1,2,3]})");
+  // A throwing consumer: the exception comes out of http(), after the host call returned.
+  EXPECT_THROW((void)ctx_->http(req, [](sdk::HttpResponse&, std::string_view) { throw sdk::RetryError("consumer failed"); }),
+               sdk::RetryError);
+}
+
 TEST_F(RecordsTest, PendingReviewsAreSkippedAndRenamedUsersReEmitted) {
   json pending = json::parse(R"({"id": 1, "state": "PENDING", "user": {"id": 5, "login": "a"}, "body": ""})");
   writer_->review(pending, github::PrRef{1, 10});

@@ -180,6 +180,7 @@ class PluginRegistry {
   std::deque<PluginInfo> plugins_;  // deque: references stay valid
   std::vector<std::string> warnings_;
   std::vector<std::filesystem::path> searched_;
+  std::vector<std::filesystem::path> scanned_;  // canonical forms of the directories scanned
   std::map<std::pair<ComponentKind, std::string>, std::shared_ptr<const ComponentInfo>> components_;
 };
 

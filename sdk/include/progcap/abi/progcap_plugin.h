@@ -328,7 +328,8 @@ typedef struct progcap_host_api {
 
   /* Blocking HTTP request through the host's HTTP service. `cb` is called
      exactly once (also for transport failures, with status 0) before the
-     function returns. Returns PROGCAP_OK when a response (any status) was
+     function returns, on the calling thread and with no host lock held: it
+     may call other host functions (e.g. emit rows parsed from the body). Returns PROGCAP_OK when a response (any status) was
      delivered, PROGCAP_ERR_CANCELLED when the run is stopping. */
   progcap_status (*http_request)(progcap_host_ctx* ctx, const progcap_http_request* request,
                                  progcap_http_response_cb cb, void* user, progcap_error* err);

@@ -6,10 +6,12 @@
 #include <progcap/sdk/status.hpp>
 
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -181,6 +183,18 @@ class Context {
   /// Sends a request through the host (shared quota governor, retries).
   /// Throws CancelledError when the run is stopping.
   [[nodiscard]] HttpResponse http(const HttpRequest& req) const {
+    return http(req, [](HttpResponse& r, std::string_view body) { r.body.assign(body); });
+  }
+
+  /// Like http(req), without copying the body: `consume(response, body)` gets
+  /// the response (status, headers, error; `body` empty) and a view of the
+  /// host's buffer, valid only during the call — e.g. to parse a large answer
+  /// in place. It runs on this thread before http() returns and may call the
+  /// other Context functions (emit rows, log); it may also fill
+  /// `response.body`, which http() returns. An exception it throws is
+  /// rethrown here once the host call has returned (never across the ABI).
+  template <class Consume>
+  [[nodiscard]] HttpResponse http(const HttpRequest& req, Consume&& consume) const {
     std::vector<progcap_http_header> hdrs;
     hdrs.reserve(req.headers.size());
     for (const auto& h : req.headers) hdrs.push_back(progcap_http_header{to_abi(h.name), to_abi(h.value)});
@@ -197,25 +211,35 @@ class Context {
     r.endpoint = to_abi(req.endpoint);
     r.max_attempts = req.max_attempts;
     r.max_wait_ms = req.max_wait_ms;
-    HttpResponse out;
+    struct Call {
+      HttpResponse out;
+      std::remove_reference_t<Consume>* consume;
+      std::exception_ptr failure;
+    } call{HttpResponse{}, &consume, nullptr};
     auto cb = [](void* user, const progcap_http_response* resp) {
-      auto* o = static_cast<HttpResponse*>(user);
-      o->status = resp->status;
-      o->attempts = resp->attempts;
-      o->body.assign(from_abi(resp->body));
-      o->error.assign(from_abi(resp->error));
-      o->headers.clear();
-      o->headers.reserve(resp->header_count);
+      auto* c = static_cast<Call*>(user);
+      HttpResponse& o = c->out;
+      o.status = resp->status;
+      o.attempts = resp->attempts;
+      o.error.assign(from_abi(resp->error));
+      o.headers.clear();
+      o.headers.reserve(resp->header_count);
       for (uint32_t i = 0; i < resp->header_count; ++i) {
-        o->headers.push_back(HttpHeader{std::string(from_abi(resp->headers[i].name)),
-                                        std::string(from_abi(resp->headers[i].value))});
+        o.headers.push_back(HttpHeader{std::string(from_abi(resp->headers[i].name)),
+                                       std::string(from_abi(resp->headers[i].value))});
+      }
+      try {
+        (*c->consume)(o, from_abi(resp->body));
+      } catch (...) {
+        c->failure = std::current_exception();
       }
     };
     // err may be NULL: transport failures are reported in the response itself.
-    progcap_status s = host_->http_request(ctx_, &r, cb, &out, nullptr);
+    progcap_status s = host_->http_request(ctx_, &r, cb, &call, nullptr);
+    if (call.failure) std::rethrow_exception(call.failure);
     if (s == PROGCAP_ERR_CANCELLED) throw CancelledError();
-    if (s != PROGCAP_OK) throw Error(static_cast<Status>(s), "http request failed: " + out.error);
-    return out;
+    if (s != PROGCAP_OK) throw Error(static_cast<Status>(s), "http request failed: " + call.out.error);
+    return std::move(call.out);
   }
 
   /// Sends a malformed source record to the dead-letter file.

@@ -114,7 +114,9 @@ class Client {
   [[nodiscard]] int64_t graphql_points() const noexcept { return graphql_points_; }
 
  private:
-  sdk::HttpResponse send(sdk::HttpRequest req, bool graphql);
+  /// Body handler for send(): gets each response's head and a view of the host's body buffer.
+  using BodyConsumer = std::function<void(sdk::HttpResponse& head, std::string_view body)>;
+  sdk::HttpResponse send(sdk::HttpRequest req, bool graphql, const BodyConsumer* consume = nullptr);
   std::string authorization();
   void refresh_installation_token();
   [[noreturn]] void throw_for(const sdk::HttpResponse& r, const std::string& what) const;
