@@ -5,7 +5,7 @@
 // private fake GitHub instances with 100 ms latency and a 5,000/h budget.
 // Prints one JSON object per line.
 //
-//   progcap_bench_github [--quick] [--only graphql|rest|per-pr]
+//   progcap_bench_github [--quick] [--only graphql|rest|per-pr [--prs N]]
 //     default: 10,000-PR repository for graphql, 1,000 PRs for rest, 300 for
 //     the naive per-PR baseline (1,000 would exceed the 5,000/h budget)
 //     --quick: 2,000 / 300 / 300
@@ -198,10 +198,12 @@ json bench_mode(const std::string& mode, int prs, const fs::path& work) {
 int main(int argc, char** argv) {
   bool quick = false;
   std::string only;  // --only graphql|rest|per-pr: one scenario, no summary
+  int prs = 0;       // --prs N: the repository size of that scenario (default: its size in the full run)
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") quick = true;
     if (a == "--only" && i + 1 < argc) only = argv[++i];
+    if (a == "--prs" && i + 1 < argc) prs = std::stoi(argv[++i]);
   }
   const int big = quick ? 2000 : 10000;
   const int small = quick ? 300 : 1000;
@@ -211,7 +213,7 @@ int main(int argc, char** argv) {
   const int naive_prs = 300;
   const fs::path work = fs::temp_directory_path() / ("progcap-bench-github-" + std::to_string(::getpid()));
   if (!only.empty()) {
-    bench_mode(only, only == "graphql" ? big : only == "per-pr" ? naive_prs : small, work);
+    bench_mode(only, prs > 0 ? prs : only == "graphql" ? big : only == "per-pr" ? naive_prs : small, work);
     fs::remove_all(work);
     return 0;
   }
