@@ -255,7 +255,7 @@ bool HistoricalSource::graphql_page_once() {
   vars["after"] = cursor_.empty() ? json() : json(cursor_);
   // Each pull request is captured as soon as it is parsed, so a page (up to
   // 100 PRs with every nested connection: megabytes of JSON) is never held
-  // as one document; memory stays flat in the page size.
+  // as one document (its text, once, is; see docs/performance.md).
   bool window_end = false;
   const gh::JsonStream stream{
       [](std::span<const std::string> path) {
