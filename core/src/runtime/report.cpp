@@ -50,7 +50,8 @@ std::string report_to_json(const RunReport& r) {
                          {"source", component_json(s.source)},
                          {"dead_lettered", s.dead_lettered},
                          {"checkpoints_committed", s.checkpoints_committed},
-                         {"checkpoints_pending", s.checkpoints_pending}};
+                         {"checkpoints_pending", s.checkpoints_pending},
+                         {"checkpoints_superseded", s.checkpoints_superseded}};
     if (!s.error.empty()) sj["error"] = s.error;
     sj["transforms"] = nlohmann::json::array();
     for (const auto& t : s.transforms) sj["transforms"].push_back(component_json(t));

@@ -106,12 +106,26 @@ class SinkQueue {
 /// Commits checkpoints in order once every sink acknowledged their batches.
 class CheckpointTracker {
  public:
+  static constexpr size_t kCoalesceFrom = 16;
   using CommitFn = std::function<void(const std::string&, const std::string&)>;
   CheckpointTracker(size_t sinks, CommitFn commit) : acked_(sinks, 0), commit_(std::move(commit)) {}
 
+  /// Checkpoints wait here until every sink acknowledged the rows before
+  /// them. Past kCoalesceFrom waiting values (a sink that acknowledges only at
+  /// its final flush, or one far behind), a checkpoint that directly follows a
+  /// waiting one of the same key replaces it: the skipped value is a state in
+  /// between two that do get committed, so every committed state is still
+  /// one the source went through, and memory stays bounded for a run of any
+  /// length instead of one value per batch.
   void add(uint64_t seq, std::string key, std::string value) {
     std::lock_guard<std::mutex> g(mu_);
-    pending_.push_back(Pending{seq, std::move(key), std::move(value)});
+    if (pending_.size() >= kCoalesceFrom && pending_.back().key == key) {
+      pending_.back().seq = seq;
+      pending_.back().value = std::move(value);
+      ++superseded_;
+    } else {
+      pending_.push_back(Pending{seq, std::move(key), std::move(value)});
+    }
     drain_locked();
   }
   void ack(size_t sink, uint64_t seq) {
@@ -126,6 +140,10 @@ class CheckpointTracker {
   size_t pending() const {
     std::lock_guard<std::mutex> g(mu_);
     return pending_.size();
+  }
+  uint64_t superseded() const {
+    std::lock_guard<std::mutex> g(mu_);
+    return superseded_;
   }
   std::string error() const {
     std::lock_guard<std::mutex> g(mu_);
@@ -158,6 +176,7 @@ class CheckpointTracker {
   std::deque<Pending> pending_;
   CommitFn commit_;
   uint64_t committed_ = 0;
+  uint64_t superseded_ = 0;
   std::string error_;
 };
 
@@ -714,6 +733,7 @@ struct StepRunner::Impl {
     if (tracker) {
       report.checkpoints_committed = tracker->committed();
       report.checkpoints_pending = tracker->pending();
+      report.checkpoints_superseded = tracker->superseded();
     }
     const StopReason why = token.reason();
     if (failed) {

@@ -72,7 +72,8 @@ struct StepReport {
   std::vector<ComponentReport> sinks;
   uint64_t dead_lettered = 0;
   uint64_t checkpoints_committed = 0;
-  uint64_t checkpoints_pending = 0;  // recorded but never acknowledged (resume point)
+  uint64_t checkpoints_pending = 0;     // recorded but never acknowledged (resume point)
+  uint64_t checkpoints_superseded = 0;  // replaced by a later value of the same key before they could commit
   std::string progress_item;
   int64_t progress_done = 0;
   int64_t progress_total = -1;
