@@ -182,6 +182,12 @@ sdk::Status HistoricalSource::poll(sdk::Emitter& out) {
         const auto updated = sdk::parse_rfc3339(probe_.json[0].value("updated_at", std::string()));
         if (updated && *updated < cutoff_us_) changed = false;
       }
+      if (mode_ == "graphql" || !changed) {
+        // Only the REST walks reuse the page; the rest of the run keeps just its URL and ETag
+        // (a 100-PR page held as JSON for a whole GraphQL sync is megabytes).
+        probe_.json = json();
+        probe_reusable_ = false;
+      }
       if (!changed) {
         ctx().info("{}: no pull request changed since the last complete sync", s_.full_name);
         phase_ = Phase::Finish;
@@ -295,7 +301,8 @@ bool HistoricalSource::graphql_page_once() {
     return false;
   }
   // Overflowing connections of several pages share one batch query (one
-  // point for up to 149); pending ones are part of the checkpointed run state.
+  // point for up to kFollowUpsPerQuery); pending ones are part of the
+  // checkpointed run state.
   run_followups(false);
   const json& info = conn.at("pageInfo");
   if (!info.value("hasNextPage", false)) {
@@ -384,8 +391,8 @@ void HistoricalSource::run_followups(bool all) {
   while (!followups_.empty() && (all || followups_.size() >= kFollowUpsPerQuery)) {
     const size_t n = std::min(followups_.size(), followup_batch_);
     std::vector<FollowUp> batch(followups_.begin(), followups_.begin() + static_cast<std::ptrdiff_t>(n));
-    // The nodes are captured while the answer is parsed (up to 149 connections
-    // of 100 nodes each is megabytes of JSON); what stays is each pageInfo.
+    // The nodes are captured while the answer is parsed (up to 50 connections
+    // of 100 nodes each is a megabyte of JSON); what stays is each pageInfo.
     const gh::JsonStream stream{
         [](std::span<const std::string> path) {
           return path.size() == 5 && path[0] == "data" && path[1] == "repository" && path[4] == "nodes";
@@ -411,6 +418,11 @@ void HistoricalSource::run_followups(bool all) {
       followup_batch_ = std::max<size_t>(1, followup_batch_ / 2);
       ctx().warn("{}: {}; retrying follow-ups {} at a time", s_.full_name, e.what(), followup_batch_);
       continue;
+    }
+    if (ctx().log_enabled(sdk::LogLevel::Debug)) {
+      size_t kinds[3] = {0, 0, 0};
+      for (const auto& f : batch) ++kinds[f.kind == "files" ? 0 : f.kind == "reviews" ? 1 : 2];
+      ctx().debug("GraphQL follow-up query: {} files, {} reviews, {} comments connections", kinds[0], kinds[1], kinds[2]);
     }
     // Only now are they done (a failed query leaves them queued).
     followups_.erase(followups_.begin(), followups_.begin() + static_cast<std::ptrdiff_t>(n));

@@ -75,7 +75,12 @@ class HistoricalSource final : public gh::SourceBase {
   /// One aliased query fetching the next page of every follow-up (each is one
   /// connection request, so up to 149 of them cost a single point).
   static std::string followup_query(const std::vector<FollowUp>& items);
-  static constexpr size_t kFollowUpsPerQuery = 149;
+  /// Follow-ups per query. 149 would be the cheapest (one point), but an
+  /// answer of 149 connections × 100 reviews or comments is megabytes, and the
+  /// largest answer sets the peak RSS: at 149 it grew with the repository.
+  /// 50 bounds an answer to 5,000 nodes (~1 MB) for about 1 % more points on
+  /// a whole-repository sync (docs/performance.md).
+  static constexpr size_t kFollowUpsPerQuery = 50;
 
  private:
   enum class Phase { Repository, Probe, Pages, ReviewComments, IssueComments, Finish };

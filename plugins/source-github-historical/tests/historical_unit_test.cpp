@@ -44,8 +44,11 @@ TEST(HistoricalSourceTest, WritesFollowUpSamples) {
   std::ofstream(std::string(PROGCAP_GRAPHQL_SAMPLES) + "/followups_files.graphql")
       << HistoricalSource::followup_query({F{"files", 7, 1, "x"}});
   std::vector<F> many;
+  // The largest batch the source sends, and the largest that costs one point.
   for (int i = 0; i < 149; ++i) many.push_back(F{i % 2 ? "reviews" : "comments", i + 1, i, "c" + std::to_string(i)});
   std::ofstream(std::string(PROGCAP_GRAPHQL_SAMPLES) + "/followups_149.graphql") << HistoricalSource::followup_query(many);
+  many.resize(HistoricalSource::kFollowUpsPerQuery);
+  std::ofstream(std::string(PROGCAP_GRAPHQL_SAMPLES) + "/followups_max.graphql") << HistoricalSource::followup_query(many);
   SUCCEED();
 }
 #endif

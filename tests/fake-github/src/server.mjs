@@ -41,7 +41,7 @@ function newStats() {
   return {
     started_at: new Date().toISOString(), requests_total: 0, control_requests: 0, by_endpoint: {}, by_status: {},
     by_credential: {}, not_modified: 0, graphql_queries: 0, graphql_points: {}, faults_injected: {},
-    secondary_limited: 0, rate_limited: 0, max_in_flight: 0,
+    secondary_limited: 0, rate_limited: 0, max_in_flight: 0, max_response_bytes: 0,
   };
 }
 const inc = (o, k, n = 1) => { o[k] = (o[k] || 0) + n; };
@@ -160,6 +160,7 @@ export function createFake(options = {}) {
       inc(stats.by_status, String(entry.status));
       if (entry.credential) inc(stats.by_credential, entry.credential);
       if (entry.status === 304) stats.not_modified++;
+      stats.max_response_bytes = Math.max(stats.max_response_bytes, entry.bytes || 0);
     }
     log.push(entry);
     if (log.length > cfg.logLimit) log.splice(0, log.length - cfg.logLimit);
@@ -188,6 +189,7 @@ export function createFake(options = {}) {
       if (body !== null && body !== undefined && !('content-type' in h)) h['content-type'] = 'application/json; charset=utf-8';
       const buf = body === null || body === undefined ? null : Buffer.isBuffer(body) ? body : Buffer.from(body);
       h['content-length'] = String(buf ? buf.length : 0);
+      entry.bytes = buf && req.method !== 'HEAD' ? buf.length : 0;
       try {
         res.writeHead(status, h);
         res.end(req.method === 'HEAD' || !buf ? undefined : buf);
