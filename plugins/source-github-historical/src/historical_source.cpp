@@ -111,7 +111,7 @@ void HistoricalSource::start() {
         }
       }
       if (r.contains("numbers")) {
-        for (const auto& [k, v] : r["numbers"].items()) numbers_[std::stoll(k)] = v.get<int64_t>();
+        for (const auto& [k, v] : r["numbers"].items()) numbers_.add(std::stoll(k), v.get<int64_t>());
       }
       if (resume_phase_ == Phase::Probe || resume_phase_ == Phase::Repository) resume_phase_ = Phase::Pages;
       phase_ = Phase::Repository;
@@ -135,7 +135,7 @@ void HistoricalSource::save_run() {
   }
   if (s_.max_items > 0) {
     json nums = json::object();
-    for (const auto& [n, id] : numbers_) nums[std::to_string(n)] = id;
+    for (const auto& [n, id] : numbers_.sorted()) nums[std::to_string(n)] = id;
     r["numbers"] = std::move(nums);
   }
   ctx().checkpoint("run" + scope_, r.dump());
@@ -144,7 +144,7 @@ void HistoricalSource::save_run() {
 bool HistoricalSource::in_selection(int64_t number) const {
   // With max_items only the selected PRs' children belong to this run; a
   // window or full sync takes every child updated in the window.
-  return s_.max_items == 0 || numbers_.count(number) != 0;
+  return s_.max_items == 0 || numbers_.find(number).has_value();
 }
 
 /// Counts a PR against the window and max_items; false when the page walk ends here.
@@ -317,7 +317,7 @@ void HistoricalSource::capture_gql_pr(const json& node) {
   const auto id = writer_.gql_pull_request(node);
   if (!id) return;
   const int64_t number = node.value("number", int64_t{0});
-  numbers_[number] = *id;
+  numbers_.add(number, *id);
   const gh::PrRef ref{number, id};
   auto overflow = [&](const char* kind, const json& conn) {
     if (conn.at("pageInfo").value("hasNextPage", false)) {
@@ -542,7 +542,7 @@ bool HistoricalSource::rest_page() {
     const bool files_unchanged = !files_key.empty() && space != std::string::npos && stored.substr(space + 1) == files_key;
     const auto id = writer_.pull_request(pr.json, true);
     if (!id) continue;
-    numbers_[number] = *id;
+    numbers_.add(number, *id);
     if (files_unchanged) ctx().metric_add("prs_files_unchanged");
     capture_rest_children(number, gh::PrRef{number, id}, true, pr.json.value("changed_files", int64_t{0}), !files_unchanged);
     ctx().checkpoint(key, files_key.empty() ? updated_text : updated_text + " " + files_key);
@@ -579,8 +579,7 @@ bool HistoricalSource::rest_list_comments(bool review) {
       continue;
     }
     if (!in_selection(*number)) continue;
-    std::optional<int64_t> pr_id;
-    if (auto it = numbers_.find(*number); it != numbers_.end()) pr_id = it->second;
+    const std::optional<int64_t> pr_id = numbers_.find(*number);
     if (review) {
       writer_.review_comment(c, gh::PrRef{*number, pr_id});
     } else {

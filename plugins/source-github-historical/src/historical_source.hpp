@@ -21,13 +21,50 @@
 
 #include <progcap/github/source_base.hpp>
 
-#include <map>
-#include <set>
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <utility>
+#include <vector>
 
 namespace progcap::plugins::github_historical {
 
 namespace gh = progcap::github;
 namespace sdk = progcap::sdk;
+
+/// PR number -> GitHub id of the pull requests a run captured. A whole-repository
+/// sync captures every PR, so this is the one structure that grows with the
+/// repository: 16 bytes per PR in a vector sorted on first lookup (lookups
+/// come after the page walk), not a tree node (~64 bytes) per PR.
+class PrIds {
+ public:
+  void add(int64_t number, int64_t id) {
+    sorted_ = sorted_ && (ids_.empty() || ids_.back().first < number);
+    ids_.emplace_back(number, id);
+  }
+  [[nodiscard]] std::optional<int64_t> find(int64_t number) const {
+    sort();
+    const auto it = std::lower_bound(ids_.begin(), ids_.end(), std::pair<int64_t, int64_t>{number, INT64_MIN});
+    if (it == ids_.end() || it->first != number) return std::nullopt;
+    return it->second;
+  }
+  [[nodiscard]] const std::vector<std::pair<int64_t, int64_t>>& sorted() const {
+    sort();
+    return ids_;
+  }
+
+ private:
+  void sort() const {
+    if (sorted_) return;
+    // A PR updated during the walk can be listed twice; its id is the same.
+    std::sort(ids_.begin(), ids_.end());
+    ids_.erase(std::unique(ids_.begin(), ids_.end(), [](const auto& a, const auto& b) { return a.first == b.first; }), ids_.end());
+    ids_.shrink_to_fit();
+    sorted_ = true;
+  }
+  mutable std::vector<std::pair<int64_t, int64_t>> ids_;
+  mutable bool sorted_ = true;
+};
 
 class HistoricalSource final : public gh::SourceBase {
  public:
@@ -113,7 +150,7 @@ class HistoricalSource final : public gh::SourceBase {
   std::string cursor_;           // GraphQL endCursor / REST next-page URL
   std::string comments_next_;    // repository-wide comment listing: next page URL
   bool pages_done_ = false;
-  std::map<int64_t, int64_t> numbers_;  // PR number -> github id captured in this run (max_items filter, ids)
+  PrIds numbers_;                // PR number -> github id captured in this run (max_items filter, comments' PR ids)
   gh::Page probe_;
   bool probe_reusable_ = false;  // probe_ holds page 1 of the REST listing, not yet walked
   std::vector<FollowUp> followups_;

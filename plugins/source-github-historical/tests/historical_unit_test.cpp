@@ -1,4 +1,4 @@
-// The historical source's GraphQL page sizing.
+// The historical source's GraphQL page sizing, follow-up queries and PR id map.
 #include "historical_source.hpp"
 
 #include <gtest/gtest.h>
@@ -29,6 +29,24 @@ TEST(HistoricalSourceTest, FollowUpBatchesUseOnlyTheFragmentsTheyNeed) {
   const std::string mixed = HistoricalSource::followup_query({F{"reviews", 1, 1, "a\"b"}, F{"comments", 3, 2, "c"}});
   EXPECT_NE(mixed.find("after: \"a\\\"b\""), std::string::npos) << "cursors are quoted as GraphQL strings";
   EXPECT_NE(mixed.find("fragment Who on Actor"), std::string::npos);
+}
+
+TEST(HistoricalSourceTest, PrIdsFindsWhatWasAddedInAnyOrderOnce) {
+  progcap::plugins::github_historical::PrIds ids;
+  EXPECT_FALSE(ids.find(1).has_value());
+  // Page order: updated-descending, so numbers arrive unsorted, and a PR
+  // updated during the walk arrives twice.
+  for (int64_t n : {40, 7, 1000, 3, 7, 512}) ids.add(n, n * 10);
+  EXPECT_EQ(ids.find(7), std::optional<int64_t>(70));
+  EXPECT_EQ(ids.find(1000), std::optional<int64_t>(10000));
+  EXPECT_EQ(ids.find(3), std::optional<int64_t>(30));
+  EXPECT_FALSE(ids.find(8).has_value());
+  EXPECT_FALSE(ids.find(2000).has_value());
+  const std::vector<std::pair<int64_t, int64_t>> want = {{3, 30}, {7, 70}, {40, 400}, {512, 5120}, {1000, 10000}};
+  EXPECT_EQ(ids.sorted(), want);
+  ids.add(5, 50);  // added after a lookup: found too
+  EXPECT_EQ(ids.find(5), std::optional<int64_t>(50));
+  EXPECT_EQ(ids.sorted().size(), 6U);
 }
 
 #ifdef PROGCAP_GRAPHQL_SAMPLES
