@@ -240,5 +240,13 @@ int main(int argc, char** argv) {
       // "Flat": 10x the pull requests costs at most 10 % more peak memory.
       {"target_rss_flat", g_big["peak_rss_mb"].get<double>() <= 1.10 * g_small["peak_rss_mb"].get<double>()}};
   std::cout << summary.dump() << std::endl;
-  return 0;
+  // A missed target (or a failed run) fails the benchmark, so a regression cannot pass unnoticed.
+  bool met = g_big["exit_code"] == 0 && g_small["exit_code"] == 0 && rest["exit_code"] == 0 && naive["exit_code"] == 0;
+  for (const auto& [k, v] : summary.items()) {
+    if (k.rfind("target_", 0) == 0 && !v.get<bool>()) {
+      std::cerr << "target not met: " << k << "\n";
+      met = false;
+    }
+  }
+  return met ? 0 : 1;
 }

@@ -2,6 +2,7 @@
 // thread per sink. Checkpoints commit only once every sink acknowledged every
 // batch emitted before them (at-least-once delivery).
 #include "batch.hpp"
+#include "checkpoint_tracker.hpp"
 #include "run_context.hpp"
 
 #include <progcap/core/host_services.hpp>
@@ -112,88 +113,13 @@ constexpr size_t kTrimAfterBody = 256 * 1024;
 /// peak RSS crept up with the length of a sync. Handing the free pages back
 /// after each large answer keeps it flat; it costs about 1 ms per answer of at
 /// least 256 KiB (docs/performance.md), well under the answer's transfer time.
+/// It applies to any plugin's HTTP call (sinks' answers are rarely that large)
+/// and briefly takes each arena's lock, which other threads wait for.
 void release_free_memory() {
 #ifdef __GLIBC__
   ::malloc_trim(0);
 #endif
 }
-
-/// Commits checkpoints in order once every sink acknowledged their batches.
-class CheckpointTracker {
- public:
-  static constexpr size_t kCoalesceFrom = 16;
-  using CommitFn = std::function<void(const std::string&, const std::string&)>;
-  CheckpointTracker(size_t sinks, CommitFn commit) : acked_(sinks, 0), commit_(std::move(commit)) {}
-
-  /// Checkpoints wait here until every sink acknowledged the rows before
-  /// them. Past kCoalesceFrom waiting values (a sink that acknowledges only at
-  /// its final flush, or one far behind), a checkpoint that directly follows a
-  /// waiting one of the same key replaces it: the skipped value is a state in
-  /// between two that do get committed, so every committed state is still
-  /// one the source went through, and memory stays bounded for a run of any
-  /// length instead of one value per batch.
-  void add(uint64_t seq, std::string key, std::string value) {
-    std::lock_guard<std::mutex> g(mu_);
-    if (pending_.size() >= kCoalesceFrom && pending_.back().key == key) {
-      pending_.back().seq = seq;
-      pending_.back().value = std::move(value);
-      ++superseded_;
-    } else {
-      pending_.push_back(Pending{seq, std::move(key), std::move(value)});
-    }
-    drain_locked();
-  }
-  void ack(size_t sink, uint64_t seq) {
-    std::lock_guard<std::mutex> g(mu_);
-    acked_[sink] = std::max(acked_[sink], seq);
-    drain_locked();
-  }
-  uint64_t committed() const {
-    std::lock_guard<std::mutex> g(mu_);
-    return committed_;
-  }
-  size_t pending() const {
-    std::lock_guard<std::mutex> g(mu_);
-    return pending_.size();
-  }
-  uint64_t superseded() const {
-    std::lock_guard<std::mutex> g(mu_);
-    return superseded_;
-  }
-  std::string error() const {
-    std::lock_guard<std::mutex> g(mu_);
-    return error_;
-  }
-
- private:
-  struct Pending {
-    uint64_t seq;
-    std::string key;
-    std::string value;
-  };
-  void drain_locked() {
-    uint64_t low = UINT64_MAX;
-    for (uint64_t a : acked_) low = std::min(low, a);
-    while (!pending_.empty() && pending_.front().seq <= low && error_.empty()) {
-      try {
-        commit_(pending_.front().key, pending_.front().value);
-        ++committed_;
-      } catch (const std::exception& e) {
-        error_ = std::string("cannot save checkpoint: ") + e.what();
-        return;
-      }
-      pending_.pop_front();
-    }
-  }
-
-  mutable std::mutex mu_;
-  std::vector<uint64_t> acked_;
-  std::deque<Pending> pending_;
-  CommitFn commit_;
-  uint64_t committed_ = 0;
-  uint64_t superseded_ = 0;
-  std::string error_;
-};
 
 }  // namespace
 

@@ -34,8 +34,10 @@ namespace sdk = progcap::sdk;
 
 /// PR number -> GitHub id of the pull requests a run captured. A whole-repository
 /// sync captures every PR, so this is the one structure that grows with the
-/// repository: 16 bytes per PR in a vector sorted on first lookup (lookups
-/// come after the page walk), not a tree node (~64 bytes) per PR.
+/// repository: 16 bytes per PR in a vector (up to twice that while it grows),
+/// sorted on lookup, not a tree node (~64 bytes) per PR. A full sync looks up
+/// only after the page walk (comments); with max_items each checkpoint sorts
+/// it, at most max_items entries.
 class PrIds {
  public:
   void add(int64_t number, int64_t id) {
@@ -113,10 +115,11 @@ class HistoricalSource final : public gh::SourceBase {
   /// connection request, so up to 149 of them cost a single point).
   static std::string followup_query(const std::vector<FollowUp>& items);
   /// Follow-ups per query. 149 would be the cheapest (one point), but an
-  /// answer of 149 connections × 100 reviews or comments is megabytes, and the
-  /// largest answer sets the peak RSS: at 149 it grew with the repository.
-  /// 50 bounds an answer to 5,000 nodes (~1 MB) for about 1 % more points on
-  /// a whole-repository sync (docs/performance.md).
+  /// answer of 149 connections × 100 reviews or comments is megabytes (3.3 MB
+  /// in the benchmark), and the largest answer sets the peak RSS: at 149 it
+  /// grew with the repository. 50 bounds an answer to 5,000 nodes (the
+  /// largest answer of a sync is then 1.5 MB at 1,000 and 10,000 PRs) for
+  /// about 1 % more points on a whole-repository sync (docs/performance.md).
   static constexpr size_t kFollowUpsPerQuery = 50;
 
  private:
@@ -150,7 +153,10 @@ class HistoricalSource final : public gh::SourceBase {
   std::string cursor_;           // GraphQL endCursor / REST next-page URL
   std::string comments_next_;    // repository-wide comment listing: next page URL
   bool pages_done_ = false;
-  PrIds numbers_;                // PR number -> github id captured in this run (max_items filter, comments' PR ids)
+  // PR number -> github id captured in this run: the max_items filter, and the PR id of
+  // repository-wide comments (checkpointed only with max_items, so after a resumed full
+  // sync comments of PRs captured before the interruption carry no PR id: resolve by number).
+  PrIds numbers_;
   gh::Page probe_;
   bool probe_reusable_ = false;  // probe_ holds page 1 of the REST listing, not yet walked
   std::vector<FollowUp> followups_;
